@@ -1,0 +1,311 @@
+"""Answers: the data they carry, the answerer interface, and the default extractive answerer.
+
+The extractive answerer needs no language model: it picks the sentences of the retrieved passages that
+best answer the question and composes them, each followed by its citation marker. Follow-up questions are
+made standalone with the conversation before retrieval (`condense`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+
+from .text import STOPWORDS, jaccard, sentence_units, terms, words
+
+
+@dataclass
+class Passage:
+    """A retrieved chunk as the answerer sees it."""
+
+    id: str
+    text: str
+    source: str
+    title: str
+    section: str = ""
+    page: int | None = None
+    score: float = 0.0
+
+
+@dataclass
+class Citation:
+    n: int
+    source: str
+    title: str
+    page: int | None
+    section: str
+    text: str
+    score: float
+    sentences: list[str] = field(default_factory=list)  # the passage's sentences the answer used
+    id: str = ""
+
+    def to_dict(self) -> dict:
+        return {"n": self.n, "source": self.source, "title": self.title, "page": self.page,
+                "section": self.section, "text": self.text, "score": round(float(self.score), 4)}
+
+
+@dataclass
+class Answer:
+    question: str
+    text: str
+    abstained: bool
+    citations: list[Citation] = field(default_factory=list)
+    backend: str = "extractive"
+    standalone_question: str = ""
+    dropped: list[str] = field(default_factory=list)  # sentences removed as unsupported (LLM backends)
+    notes: list[str] = field(default_factory=list)  # e.g. why a backend fell back
+    timings: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        """The stable JSON shape (`cx-copilot ask --json`, the web API)."""
+        return {"answer": self.text, "abstained": self.abstained,
+                "citations": [c.to_dict() for c in self.citations]}
+
+    def details(self) -> dict:
+        d = asdict(self)
+        d["answer"] = d.pop("text")
+        return d
+
+
+History = Sequence  # of (role, text) pairs or {"role": ..., "content": ...} dicts
+
+
+def normalise_history(history: History | None) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    for turn in history or []:
+        if isinstance(turn, dict):
+            role, content = turn.get("role", ""), turn.get("content", "")
+        else:
+            role, content = turn[0], turn[1]
+        if isinstance(content, str) and content.strip():
+            out.append((str(role), content.strip()))
+    return out
+
+
+# ---------------------------------------------------------------- follow-ups
+
+_ANAPHORA = {"it", "its", "this", "that", "these", "those", "they", "them", "their", "one", "ones", "there",
+             "he", "she", "him", "her", "same"}
+_CONTINUATION = re.compile(r"^\s*(and|also|so|but|then|what about|how about|and what|what else|why|how come|"
+                           r"ok|okay|and how)\b", re.I)
+
+
+def is_follow_up(question: str) -> bool:
+    """Does the question lean on earlier turns ("and how do I calculate it?")?"""
+    ws = words(question)
+    content = terms(question)
+    return bool(_CONTINUATION.match(question)) or any(w in _ANAPHORA for w in ws) or len(content) <= 1
+
+
+_PRONOUN = re.compile(r"\b(it|this|that|they|them|these|those|this one|that one)\b(?!['’])", re.I)
+_POSSESSIVE = re.compile(r"\b(its|their)\b", re.I)
+_QUESTION_WORDS = STOPWORDS | {"difference", "between", "example", "examples", "good", "best", "work", "works"}
+
+
+def subject_of(question: str) -> str:
+    """The topic words of a question: 'What is the Customer Effort Score?' -> 'Customer Effort Score'."""
+    kept = [w for w in re.findall(r"[\w&+%'’-]+", question) if w.lower().strip("'’") not in _QUESTION_WORDS]
+    return " ".join(kept)
+
+
+def condense(question: str, history: History | None) -> str:
+    """A standalone version of `question`: a follow-up borrows the subject of the earlier user turns
+    ("and how do I calculate it?" after "What is NPS?" becomes "and how do I calculate NPS?")."""
+    turns = [text for role, text in normalise_history(history) if role == "user"]
+    if not turns or not is_follow_up(question):
+        return question
+    subjects: list[str] = []
+    for text in reversed(turns):  # walk back until a turn that stands on its own
+        subject = subject_of(text)
+        if subject:
+            subjects.insert(0, subject)
+        if not is_follow_up(text) or len(subjects) == 2:
+            break
+    subject = " ".join(dict.fromkeys(" ".join(subjects).split()))
+    if not subject:
+        return question
+    if _PRONOUN.search(question):
+        return _PRONOUN.sub(subject, question, count=1)
+    if _POSSESSIVE.search(question):
+        return _POSSESSIVE.sub(f"{subject}'s", question, count=1)
+    return f"{question.rstrip()} ({subject})"
+
+
+# ---------------------------------------------------------------- composing answers with citations
+
+def compose(picked: Sequence[tuple[str, int]], passages: Sequence[Passage]) -> tuple[str, list[Citation]]:
+    """Join (sentence, passage index) pairs into text with [n] markers numbered by first appearance."""
+    numbers: dict[int, int] = {}
+    citations: list[Citation] = []
+    parts: list[str] = []
+    for sentence, idx in picked:
+        if idx not in numbers:
+            p = passages[idx]
+            numbers[idx] = len(numbers) + 1
+            citations.append(Citation(numbers[idx], p.source, p.title, p.page, p.section, p.text, p.score, [], p.id))
+        cit = citations[numbers[idx] - 1]
+        cit.sentences.append(sentence)
+        parts.append(with_marker(sentence, numbers[idx]))
+    return " ".join(parts), citations
+
+
+def with_marker(sentence: str, n: int) -> str:
+    """'NPS ranges from -100 to +100.' -> 'NPS ranges from -100 to +100 [1].'"""
+    s = sentence.rstrip()
+    m = re.search(r"(?<![.!?\"”’)])([.!]+)$", s)
+    if m:
+        return f"{s[:m.start()]} [{n}]{m.group(1)}"
+    return f"{s} [{n}]"
+
+
+# ---------------------------------------------------------------- answerers
+
+class Answerer:
+    """Turns a question and retrieved passages into an Answer. Implement `answer`."""
+
+    name = "answerer"
+
+    def answer(self, question: str, passages: Sequence[Passage], term_weights: dict[str, float] | None = None) -> Answer:
+        raise NotImplementedError  # pragma: no cover - interface
+
+    def stream(self, question: str, passages: Sequence[Passage],
+               term_weights: dict[str, float] | None = None) -> Iterator[str | Answer]:
+        """Text pieces as they are produced, then the final Answer. Default: the whole answer, word by word."""
+        result = self.answer(question, passages, term_weights)
+        for piece in re.findall(r"\S+\s*", result.text):
+            yield piece
+        yield result
+
+
+@dataclass(frozen=True)
+class ExtractiveSettings:
+    max_sentences: int = 4
+    max_words: int = 110
+    list_words: int = 150  # a list the answer needs may run a little longer
+    passages_read: int = 4
+    min_overlap: float = 0.2  # a sentence from a second passage must cover this share of the question
+    heading_weight: float = 0.35  # how much a passage's heading matching the question counts
+    sentence_weight: float = 0.25  # how much a passage's best sentence counts
+
+
+@dataclass
+class _Sentence:
+    text: str
+    passage: int
+    position: int
+    is_item: bool
+    terms: set[str]
+    score: float = 0.0
+
+
+class ExtractiveAnswerer(Answerer):
+    """Composes an answer from the passages' own sentences; no language model needed.
+
+    The best-matching passage supplies the core of the answer (its leading sentences, which in well-written
+    material state the point, plus the sentences that match the question best); a list it introduces is
+    kept whole. A sentence from another passage is added only when it covers part of the question the
+    first passage does not.
+    """
+
+    name = "extractive"
+
+    def __init__(self, settings: ExtractiveSettings = ExtractiveSettings()):
+        self.settings = settings
+
+    def answer(self, question, passages, term_weights=None):
+        s = self.settings
+        weights = term_weights or {t: 1.0 for t in terms(question)}
+        total = sum(weights.values()) or 1.0
+
+        def coverage(ts: set[str]) -> float:
+            return sum(w for t, w in weights.items() if t in ts) / total
+
+        read = list(passages[: s.passages_read])
+        if not read:
+            return Answer(question, "", True, backend=self.name)
+        top = max(p.score for p in read) or 1.0
+        units: list[list[_Sentence]] = []
+        passage_value: list[float] = []
+        for pi, p in enumerate(read):
+            heading = set(terms(p.section))
+            sents = [_Sentence(text, pi, j, item, set(terms(text)))
+                     for j, (text, item) in enumerate(sentence_units(p.text))]
+            for sent in sents:
+                sent.score = (0.55 * coverage(sent.terms) + (0.3 if sent.position == 0 else 0.15 if sent.position == 1 else 0.0)
+                              - (0.1 if len(sent.text.split()) > 55 else 0.0))
+            units.append(sents)
+            best_sentence = max((x.score for x in sents), default=0.0)
+            passage_value.append(p.score / top + s.heading_weight * coverage(heading) + s.sentence_weight * best_sentence
+                                 - 0.03 * pi)
+        primary = max(range(len(read)), key=lambda i: passage_value[i])
+        chosen = self._pick(units[primary], s)
+        covered = set().union(*(x.terms for x in chosen)) if chosen else set()
+        words_used = sum(len(x.text.split()) for x in chosen)
+        # one supporting sentence from another passage when it adds coverage of the question
+        if len(chosen) < s.max_sentences + 1:
+            extra = None
+            gain_best = 0.0
+            for pi, sents in enumerate(units):
+                if pi == primary or passage_value[pi] < 0.75 * passage_value[primary]:
+                    continue
+                for sent in sents:
+                    gain = coverage(sent.terms - covered)
+                    if (gain > gain_best and coverage(sent.terms) >= s.min_overlap and not sent.is_item
+                            and words_used + len(sent.text.split()) <= s.list_words
+                            and all(jaccard(sent.terms, c.terms) < 0.5 for c in chosen)):
+                        extra, gain_best = sent, gain
+            if extra is not None and gain_best >= 0.15:
+                chosen.append(extra)
+        if not chosen:
+            return Answer(question, "", True, backend=self.name)
+        order = {primary: 0}
+        for c in chosen:
+            order.setdefault(c.passage, len(order))
+        chosen.sort(key=lambda c: (order[c.passage], c.position))
+        text, citations = compose([(c.text, c.passage) for c in chosen], read)
+        return Answer(question, text, False, citations, backend=self.name)
+
+    @staticmethod
+    def _pick(sents: list[_Sentence], s: ExtractiveSettings) -> list[_Sentence]:
+        """The best sentences of one passage, in the passage's order, keeping any list they introduce."""
+        usable = [x for x in sents if len(x.text.split()) >= 3]
+        chosen: list[_Sentence] = []
+        words_used = 0
+        for sent in sorted(usable, key=lambda x: -x.score):
+            if len(chosen) >= s.max_sentences:
+                break
+            n = len(sent.text.split())
+            if words_used + n > s.max_words and chosen:
+                continue
+            if any(jaccard(sent.terms, c.terms) > 0.6 for c in chosen):
+                continue
+            chosen.append(sent)
+            words_used += n
+        # a list item or a list's introduction pulls in the whole list, when it fits
+        picked = {c.position for c in chosen}
+        for c in list(chosen):
+            nxt = sents[c.position + 1] if c.position + 1 < len(sents) else None
+            if c.is_item or (nxt is not None and nxt.is_item and not c.is_item):
+                start = c.position if not c.is_item else c.position
+                while start > 0 and sents[start].is_item:
+                    start -= 1
+                block = [start] if not sents[start].is_item else []
+                j = start + 1 if not sents[start].is_item else start
+                while j < len(sents) and sents[j].is_item:
+                    block.append(j)
+                    j += 1
+                extra = [sents[j] for j in block if j not in picked]
+                if words_used + sum(len(x.text.split()) for x in extra) <= s.list_words:
+                    chosen.extend(extra)
+                    picked.update(x.position for x in extra)
+                    words_used += sum(len(x.text.split()) for x in extra)
+        chosen.sort(key=lambda x: x.position)
+        return chosen
+
+
+def decline_text(question: str, topics: Sequence[str]) -> str:
+    text = "I can't answer that from the knowledge base: none of its documents covers this question."
+    if topics:
+        listed = ", ".join(topics[:-1]) + (" or " if len(topics) > 1 else "") + topics[-1]
+        text += f" Try asking about {listed}."
+    return text

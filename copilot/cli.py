@@ -1,0 +1,223 @@
+"""The `cx-copilot` command line: ingest, ask, sources, remove, rebuild, serve, eval."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from . import config
+from .errors import CopilotError
+
+
+class _Bar:
+    """A progress display on stderr: a tqdm bar per stage, only for loads big enough to wait for."""
+
+    def __init__(self, quiet: bool = False):
+        self.quiet = quiet
+        self.bars: dict = {}
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if self.quiet or total < 20 or stage == "reading":
+            return
+        from tqdm import tqdm
+
+        bar = self.bars.get(stage)
+        if bar is None:
+            bar = self.bars[stage] = tqdm(total=total, desc=stage, unit=" chunks", file=sys.stderr, leave=False)
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+        if done >= total:
+            bar.close()
+
+    def close(self):
+        for bar in self.bars.values():
+            bar.close()
+
+
+def _open(args, build: bool = True):
+    from .core import Copilot
+
+    index_dir = Path(args.index_dir) if args.index_dir else config.default_index_dir()
+    fresh = not (index_dir / "manifest.json").exists()
+    if fresh and build:
+        print(f"Building the index at {index_dir} from the built-in corpus (first run)...", file=sys.stderr)
+    bar = _Bar(getattr(args, "quiet", False))
+    try:
+        return Copilot(index_dir, corpus=build, progress=bar)
+    finally:
+        bar.close()
+
+
+def cmd_ingest(args) -> int:
+    cp = _open(args, build=not args.no_corpus)
+    bar = _Bar(args.quiet)
+    try:
+        report = cp.ingest(args.paths, progress=bar)
+    finally:
+        bar.close()
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2))
+    else:
+        for f in report.files:
+            print(f.line(), file=sys.stderr if f.status == "failed" else sys.stdout)
+        print(f"{report.summary()} in {report.seconds:.1f} s")
+    return 1 if report.failed else 0
+
+
+def cmd_ask(args) -> int:
+    cp = _open(args)
+    history = []
+    if args.history:
+        history = json.loads(Path(args.history).read_text())
+    if args.json:
+        result = cp.answer(args.question, history)
+        print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+        return 0
+    from .answering import Answer
+
+    result = None
+    for item in cp.stream(args.question, history):
+        if isinstance(item, Answer):
+            result = item
+        else:
+            print(item, end="", flush=True)
+    print()
+    if result and result.citations:
+        print("\nSources:")
+        for c in result.citations:
+            where = f"p. {c.page}" if c.page else c.section
+            print(f"  [{c.n}] {c.title} ({c.source}{', ' + where if where else ''})")
+    return 0
+
+
+def cmd_sources(args) -> int:
+    cp = _open(args)
+    rows = cp.sources()
+    if args.json:
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+        return 0
+    if not rows:
+        print("No documents loaded.")
+        return 0
+    width = max(len(r["source"]) for r in rows)
+    for r in rows:
+        pages = f", {r['pages']} pages" if r.get("pages") else ""
+        print(f"{r['source'].ljust(width)}  {r['chunks']:>4} chunks{pages}  {r['title']}")
+    print(f"{len(rows)} sources, {sum(r['chunks'] for r in rows)} chunks")
+    return 0
+
+
+def cmd_remove(args) -> int:
+    cp = _open(args, build=False)
+    n = cp.remove(args.source)
+    print(f"removed {args.source} ({n} chunks)")
+    return 0
+
+
+def cmd_rebuild(args) -> int:
+    import shutil
+
+    from .core import Copilot
+
+    index_dir = Path(args.index_dir) if args.index_dir else config.default_index_dir()
+    catalog = index_dir / "catalog.json"
+    paths = []
+    if catalog.exists():
+        paths = [v["path"] for v in json.loads(catalog.read_text()).get("sources", {}).values()]
+    missing = [p for p in paths if not Path(p).exists()]
+    if index_dir.exists():
+        shutil.rmtree(index_dir)
+    print(f"Rebuilding {index_dir}...", file=sys.stderr)
+    bar = _Bar(args.quiet)
+    try:
+        cp = Copilot(index_dir, corpus=not paths, progress=bar)
+        report = cp.ingest([p for p in paths if Path(p).exists()], progress=bar) if paths else None
+    finally:
+        bar.close()
+    for p in missing:
+        print(f"failed: {p}: file no longer exists", file=sys.stderr)
+    print(f"{len(cp.sources())} sources, {sum(s['chunks'] for s in cp.sources())} chunks")
+    return 1 if missing or (report and report.failed) else 0
+
+
+def cmd_serve(args) -> int:
+    from .ui import serve
+
+    cp = _open(args)
+    serve(cp, host=args.host, port=args.port)
+    return 0
+
+
+def cmd_eval(args) -> int:
+    from .evaluation import evaluate, format_table
+
+    cp = _open(args)
+    cp.answer("warm-up")  # load the model before timing
+    report = evaluate(cp, label="hybrid")
+    rows = [report.metrics()]
+    print(format_table(rows))
+    if args.output:
+        Path(args.output).write_text(json.dumps({"metrics": rows, "failures": [j.__dict__ for j in report.failures()]},
+                                                indent=2))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cx-copilot", description="Cited answers to customer-experience "
+                                     "questions from a local knowledge base.")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--index-dir", help="index folder (default: $COPILOT_INDEX_DIR, else indexes/default)")
+    common.add_argument("--quiet", action="store_true", help="no progress bars")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("ingest", parents=[common], help="load files or folders (PDF, Markdown, text, HTML)")
+    p.add_argument("paths", nargs="+")
+    p.add_argument("--json", action="store_true", help="print the per-file report as JSON")
+    p.add_argument("--no-corpus", action="store_true", help="start a new index empty, without the built-in corpus")
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("ask", parents=[common], help="answer a question with citations")
+    p.add_argument("question")
+    p.add_argument("--json", action="store_true", help="print answer, abstained and citations as JSON")
+    p.add_argument("--history", help="a JSON file of earlier turns: [[role, text], ...]")
+    p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("sources", parents=[common], help="list loaded documents")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_sources)
+
+    p = sub.add_parser("remove", parents=[common], help="remove a document (file name) from the index")
+    p.add_argument("source")
+    p.set_defaults(func=cmd_remove)
+
+    p = sub.add_parser("rebuild", parents=[common], help="rebuild the index from the files it was loaded from")
+    p.set_defaults(func=cmd_rebuild)
+
+    p = sub.add_parser("serve", parents=[common], help="start the web app")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=7860)
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("eval", parents=[common], help="score answers against the golden set")
+    p.add_argument("--output", help="write metrics and failures as JSON here")
+    p.set_defaults(func=cmd_eval)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except CopilotError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,426 @@
+"""The Copilot: loads documents into an index and answers questions from it with citations.
+
+An index directory holds:
+- `manifest.json`: what built it (embedding model, chunking settings); other settings are refused.
+- `catalog.json`: every loaded source with its content hash and chunk ids (written atomically).
+- `chroma/`: the vectors and passages; `lexical/`: the BM25 index, rebuilt from the catalog when stale.
+Chunk ids come from content, so loading an unchanged file again does nothing and a crash mid-load is
+repaired by loading again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from . import config
+from .answering import (Answer, Answerer, ExtractiveAnswerer, History, Passage, condense, decline_text)
+from .chunking import Chunk, ChunkSettings, chunk_document
+from .documents import Document, load_document, supported
+from .embeddings import Embedder, make_embedder
+from .errors import CopilotError, IndexMismatchError, LoadError, SourceNotFoundError
+from .lexical import LexicalIndex
+from .retrieval import Hit, RetrievalSettings, Retriever, find_acronyms
+from .store import VectorStore
+from .text import terms
+
+FORMAT = 1
+Progress = Callable[[str, int, int], None]  # (stage, done, total)
+
+
+@dataclass
+class FileOutcome:
+    path: str
+    source: str
+    status: str  # added / unchanged / replaced / failed / skipped
+    chunks: int = 0
+    reason: str = ""
+
+    def line(self) -> str:
+        if self.status in {"failed", "skipped"}:
+            return f"{self.status}: {self.path}: {self.reason}"
+        return f"{self.status}: {self.path} ({self.chunks} chunks)"
+
+
+@dataclass
+class IngestReport:
+    files: list[FileOutcome] = field(default_factory=list)
+    seconds: float = 0.0
+    embedded: int = 0  # chunks that needed new vectors
+
+    def by_status(self, status: str) -> list[FileOutcome]:
+        return [f for f in self.files if f.status == status]
+
+    @property
+    def failed(self) -> list[FileOutcome]:
+        return self.by_status("failed")
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    def summary(self) -> str:
+        counts = {s: len(self.by_status(s)) for s in ("added", "replaced", "unchanged", "failed", "skipped")}
+        parts = [f"{n} {s}" for s, n in counts.items() if n]
+        return ", ".join(parts) or "nothing to load"
+
+    def to_dict(self) -> dict:
+        return {"files": [f.__dict__ for f in self.files], "summary": self.summary(), "seconds": round(self.seconds, 3)}
+
+
+def _atomic_write(path: Path, data: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(data, encoding="utf-8")
+    with open(tmp, "rb") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def _expand(paths: Iterable[str | os.PathLike]) -> list[tuple[Path, bool]]:
+    """Files to load, with whether each was named explicitly (folders are walked recursively)."""
+    out: list[tuple[Path, bool]] = []
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            for f in sorted(p.rglob("*")):
+                rel = f.relative_to(p)
+                if f.is_file() and not any(part.startswith(".") for part in rel.parts):
+                    out.append((f, False))
+        else:
+            out.append((p, True))
+    return out
+
+
+class Copilot:
+    """Cited answers from a CX knowledge base.
+
+    >>> cp = Copilot()                       # the default index, built from corpus/ when missing
+    >>> cp.answer("How is NPS calculated?").text
+    """
+
+    def __init__(self, index_dir: str | os.PathLike | None = None, *, embedder: Embedder | None = None,
+                 store: VectorStore | None = None, answerer: Answerer | None = None,
+                 corpus: str | os.PathLike | None | bool = True, retrieval: RetrievalSettings | None = None,
+                 chunking: ChunkSettings | None = None, progress: Progress | None = None):
+        config.quiet_third_parties()
+        self.index_dir = Path(index_dir) if index_dir is not None else config.default_index_dir()
+        self.embedder = embedder or make_embedder("minilm")
+        self.chunking = chunking or ChunkSettings()
+        self.retrieval = retrieval or RetrievalSettings()
+        self.answerer = answerer or ExtractiveAnswerer()
+        self._lock = threading.RLock()
+        self.ingest_group = 256  # chunks embedded and committed together
+        self._retriever: Retriever | None = None
+        fresh = not (self.index_dir / "manifest.json").exists()
+        self.index_dir.mkdir(parents=True, exist_ok=True)
+        self._check_manifest()
+        if store is None:
+            from .store import ChromaStore
+
+            store = ChromaStore(self.index_dir / "chroma")
+        self.store = store
+        self.catalog = self._read_catalog()
+        if fresh and corpus:
+            corpus_dir = config.builtin_corpus_dir() if corpus is True else Path(corpus)
+            report = self.ingest([corpus_dir], progress=progress)
+            if report.failed:
+                raise CopilotError("could not build the index from the corpus:\n" +
+                                   "\n".join(f.line() for f in report.failed))
+
+    # ------------------------------------------------------------ index bookkeeping
+
+    def _manifest(self) -> dict:
+        return {"format": FORMAT, "embedding": self.embedder.describe(), "chunking": self.chunking.as_dict()}
+
+    def _check_manifest(self) -> None:
+        path = self.index_dir / "manifest.json"
+        wanted = self._manifest()
+        if not path.exists():
+            _atomic_write(path, json.dumps({**wanted, "created": _now()}, indent=2))
+            return
+        try:
+            found = json.loads(path.read_text())
+        except ValueError as exc:
+            raise IndexMismatchError(f"{path} is damaged ({exc}). Remove the folder {self.index_dir} and load "
+                                     "the documents again to rebuild it.") from exc
+        diffs = [k for k in ("format", "embedding", "chunking") if found.get(k) != wanted[k]]
+        if diffs:
+            desc = "; ".join(f"{k}: index has {found.get(k)}, this copilot uses {wanted[k]}" for k in diffs)
+            raise IndexMismatchError(
+                f"The index at {self.index_dir} was built with other settings ({desc}). Rebuild it with "
+                f"`cx-copilot rebuild --index-dir {self.index_dir}`, or open it with the settings it was built with.")
+
+    def _read_catalog(self) -> dict:
+        path = self.index_dir / "catalog.json"
+        if not path.exists():
+            return {"revision": "", "sources": {}}
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except ValueError as exc:
+            raise CopilotError(f"{path} is damaged ({exc}). Rebuild the index with "
+                               f"`cx-copilot rebuild --index-dir {self.index_dir}`.") from exc
+
+    def _write_catalog(self) -> None:
+        self.catalog["revision"] = uuid.uuid4().hex
+        _atomic_write(self.index_dir / "catalog.json", json.dumps(self.catalog, indent=1, ensure_ascii=False))
+        self._retriever = None
+
+    @property
+    def retriever(self) -> Retriever:
+        with self._lock:
+            if self._retriever is None:
+                self._retriever = self._open_retriever()
+            return self._retriever
+
+    def _open_retriever(self) -> Retriever:
+        revision = self.catalog.get("revision", "")
+        folder = self.index_dir / "lexical"
+        lexical = LexicalIndex.load(folder, revision)
+        acronyms_path = folder / "acronyms.json"
+        acronyms = None
+        if lexical is not None:
+            try:
+                acronyms = json.loads(acronyms_path.read_text())
+            except (OSError, ValueError):
+                lexical = None
+        if lexical is None:
+            ids = [i for src in self.catalog["sources"].values() for i in src["chunk_ids"]]
+            chunks = self.store.get(ids)
+            texts = [f"{c.metadata.get('title', '')} {c.metadata.get('section', '')} {c.text}" for c in chunks]
+            lexical = LexicalIndex.build([c.id for c in chunks], texts)
+            acronyms = find_acronyms([c.text for c in chunks])
+            try:
+                lexical.save(folder, revision)
+                _atomic_write(acronyms_path, json.dumps(acronyms))
+            except OSError:
+                pass  # a read-only index still answers; the BM25 cache is rebuilt next time
+        return Retriever(self.embedder, self.store, lexical, self.retrieval, acronyms)
+
+    # ------------------------------------------------------------ loading documents
+
+    def ingest(self, paths: Iterable[str | os.PathLike] | str | os.PathLike,
+               progress: Progress | None = None) -> IngestReport:
+        """Load files and folders. Each file succeeds or fails on its own; the report says which and why."""
+        if isinstance(paths, (str, os.PathLike)):
+            paths = [paths]
+        start = time.perf_counter()
+        report = IngestReport()
+        with self._lock:
+            planned: list[tuple[FileOutcome, Document, list[Chunk], str]] = []
+            taken: dict[str, str] = {}
+            files = _expand(paths)
+            for n, (path, explicit) in enumerate(files, 1):
+                if progress:
+                    progress("reading", n, len(files))
+                outcome = FileOutcome(str(path), path.name, "failed")
+                if not explicit and not supported(path):
+                    outcome.status, outcome.reason = "skipped", f"unsupported file type '{path.suffix or '(none)'}'"
+                    report.files.append(outcome)
+                    continue
+                try:
+                    doc = load_document(path)
+                    if doc.source in taken and taken[doc.source] != str(path.resolve()):
+                        raise LoadError(path, f"another file named {doc.source} is in this load "
+                                              f"({taken[doc.source]}); rename one of them")
+                    taken[doc.source] = str(path.resolve())
+                    chunks = chunk_document(doc, self.chunking)
+                except LoadError as exc:
+                    outcome.reason = exc.reason
+                    report.files.append(outcome)
+                    continue
+                digest = hashlib.sha256(path.read_bytes()).hexdigest()
+                known = self.catalog["sources"].get(doc.source)
+                outcome.chunks = len(chunks)
+                if known and known.get("digest") == digest and known.get("chunk_ids") == [c.id for c in chunks]:
+                    outcome.status = "unchanged"
+                    report.files.append(outcome)
+                    continue
+                outcome.status = "replaced" if known else "added"
+                report.files.append(outcome)
+                planned.append((outcome, doc, chunks, digest))
+            report.embedded = self._write(planned, progress)
+            if planned:
+                self._write_catalog()
+        report.seconds = time.perf_counter() - start
+        return report
+
+    def _write(self, planned, progress: Progress | None) -> int:
+        """Embed and store planned files a group at a time; the catalog is saved after each group."""
+        total = sum(len(c) for _, _, c, _ in planned)
+        done = embedded = 0
+        group: list = []
+        for item in planned + [None]:
+            if item is not None:
+                group.append(item)
+                if sum(len(c) for _, _, c, _ in group) < self.ingest_group:
+                    continue
+            if not group:
+                break
+            chunks = [c for _, _, cs, _ in group for c in cs]
+            reuse = self.store.vectors([c.id for c in chunks])
+            todo = [c for c in chunks if c.id not in reuse]
+
+            def tick(n, _done=[done]):  # noqa: B006 - a small counter across batches
+                _done[0] += n
+                if progress:
+                    progress("embedding", _done[0] + (len(chunks) - len(todo)), total)
+
+            vectors = self.embedder.embed([c.embedding_text() for c in todo], progress=tick)
+            embedded += len(todo)
+            fresh = {c.id: v for c, v in zip(todo, vectors)}
+            for outcome, doc, cs, digest in group:
+                vecs = [fresh[c.id] if c.id in fresh else reuse[c.id] for c in cs]
+                import numpy as np
+
+                self.store.upsert([c.id for c in cs], np.asarray(vecs), [c.text for c in cs],
+                                  [c.metadata() for c in cs])
+                old = self.catalog["sources"].get(doc.source, {}).get("chunk_ids", [])
+                keep = {c.id for c in cs}
+                stale = [i for i in old if i not in keep]
+                if stale:
+                    self.store.delete(stale)
+                self.catalog["sources"][doc.source] = {
+                    "source": doc.source, "path": str(Path(doc.path).resolve()), "title": doc.title,
+                    "kind": doc.kind, "pages": doc.pages, "chunks": len(cs), "chunk_ids": [c.id for c in cs],
+                    "digest": digest, "loaded_at": _now(),
+                    "topic": str(doc.metadata.get("topic", "")), "summary": str(doc.metadata.get("summary", "")),
+                }
+            done += len(chunks)
+            self._write_catalog()
+            if progress:
+                progress("embedding", done, total)
+            group = []
+        return embedded
+
+    def remove(self, source: str) -> int:
+        """Delete a source (its file name, or the path it was loaded from) completely. Returns chunks removed."""
+        with self._lock:
+            name = self._resolve_source(source)
+            entry = self.catalog["sources"].pop(name)
+            self.store.delete(entry["chunk_ids"])
+            self._write_catalog()
+            return len(entry["chunk_ids"])
+
+    def _resolve_source(self, source: str) -> str:
+        sources = self.catalog["sources"]
+        if source in sources:
+            return source
+        name = Path(source).name
+        if name in sources:
+            return name
+        import difflib
+
+        close = difflib.get_close_matches(name, list(sources), n=3)
+        hint = f" Did you mean {', '.join(close)}?" if close else " `cx-copilot sources` lists what is loaded."
+        raise SourceNotFoundError(f"No source named {source!r} in the index at {self.index_dir}.{hint}")
+
+    def sources(self) -> list[dict]:
+        """Every loaded source: source, title, kind, chunks, pages, loaded_at, path, topic."""
+        keys = ("source", "title", "kind", "chunks", "pages", "loaded_at", "path", "topic", "summary")
+        return [{k: v.get(k) for k in keys} for v in sorted(self.catalog["sources"].values(),
+                                                             key=lambda v: v["source"])]
+
+    def rebuild(self, progress: Progress | None = None) -> IngestReport:
+        """Re-load every source from the path it was loaded from (after a settings change)."""
+        with self._lock:
+            paths = [v["path"] for v in self.catalog["sources"].values()]
+            for name in list(self.catalog["sources"]):
+                self.remove(name)
+            return self.ingest(paths, progress=progress)
+
+    # ------------------------------------------------------------ answering
+
+    def search(self, question: str, history: History | None = None) -> list[Hit]:
+        return self.retriever.search(condense(question, history))
+
+    def answer(self, question: str, history: History | None = None, answerer: Answerer | None = None) -> Answer:
+        """Answer a question (with the conversation so far, for follow-ups), citing the passages used."""
+        result: Answer | None = None
+        for item in self.stream(question, history, answerer):
+            if isinstance(item, Answer):
+                result = item
+        assert result is not None
+        return result
+
+    def stream(self, question: str, history: History | None = None,
+               answerer: Answerer | None = None) -> Iterator[str | Answer]:
+        """Yield the answer's text as it is produced, then the final Answer."""
+        t0 = time.perf_counter()
+        question = (question or "").strip()
+        if not question:
+            raise CopilotError("The question is empty: type a question about customer experience.")
+        standalone = condense(question, history)
+        retriever = self.retriever
+        hits = retriever.search(standalone)
+        t1 = time.perf_counter()
+        answerer = answerer or self.answerer
+        if not retriever.relevant(hits):
+            result = self._decline(question)
+            result.backend = answerer.name
+        else:
+            passages = [Passage(h.id, h.chunk.text, h.source, h.chunk.metadata.get("title", ""),
+                                h.chunk.metadata.get("section", ""), h.chunk.metadata.get("page"), h.score)
+                        for h in hits]
+            weights = self._term_weights(standalone)
+            result = None
+            for item in answerer.stream(standalone, passages, weights):
+                if isinstance(item, Answer):
+                    result = item
+                else:
+                    yield item
+            if result is None or (result.abstained and not result.text):
+                result = self._decline(question)
+        result.question = question
+        result.standalone_question = standalone
+        result.timings = {"retrieval_ms": round((t1 - t0) * 1000, 1),
+                          "total_ms": round((time.perf_counter() - t0) * 1000, 1)}
+        if result.abstained and result.text:
+            yield result.text
+        yield result
+
+    def _term_weights(self, question: str) -> dict[str, float]:
+        lexical = self.retriever.lexical
+        weights: dict[str, float] = {}
+        for t in terms(question):
+            weights[t] = max(weights.get(t, 0.0), lexical.idf(t) or 0.5)
+        return weights
+
+    def _decline(self, question: str) -> Answer:
+        return Answer(question, decline_text(question, self.example_topics()), True, [])
+
+    def example_topics(self, n: int = 4) -> list[str]:
+        """A few document titles to suggest when a question is out of scope."""
+        titles = [v["title"] for v in self.catalog["sources"].values()]
+        preferred = [t for t in titles if any(k in t for k in ("Net Promoter", "Journey", "Customer Effort",
+                                                                "Voice of the Customer"))]
+        rest = [t for t in titles if t not in preferred]
+        return (preferred + rest)[:n]
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+
+
+_default: Copilot | None = None
+_default_lock = threading.Lock()
+
+
+def default_copilot() -> Copilot:
+    global _default
+    with _default_lock:
+        if _default is None or _default.index_dir != config.default_index_dir():
+            _default = Copilot()
+        return _default
+
+
+def answer(question: str, history: History | None = None) -> Answer:
+    """Answer with the default settings and the default index (built from corpus/ on first use)."""
+    return default_copilot().answer(question, history)

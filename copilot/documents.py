@@ -1,0 +1,407 @@
+"""Loading files into plain `Document` objects: PDF, Markdown, plain text and HTML.
+
+Every loader returns the same shape: a title, metadata and a list of `Section`s, each with its heading
+path and (for PDFs) its page number. Anything wrong with a file raises `LoadError(path, reason)` with a
+reason a person can act on; nothing here touches the index.
+"""
+
+from __future__ import annotations
+
+import codecs
+import io
+import re
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from pathlib import Path
+
+from .errors import LoadError
+from .text import clean_markdown
+
+SUPPORTED = {".pdf": "pdf", ".md": "markdown", ".markdown": "markdown", ".txt": "text", ".text": "text",
+             ".html": "html", ".htm": "html"}
+
+
+@dataclass
+class Section:
+    text: str
+    headings: tuple[str, ...] = ()
+    page: int | None = None
+
+    @property
+    def path(self) -> str:
+        return " > ".join(self.headings)
+
+
+@dataclass
+class Document:
+    source: str  # the file name: how users refer to a document
+    path: str
+    kind: str  # pdf / markdown / text / html
+    title: str
+    sections: list[Section]
+    metadata: dict = field(default_factory=dict)
+    pages: int | None = None
+
+
+def supported(path: Path) -> bool:
+    return path.suffix.lower() in SUPPORTED
+
+
+def load_document(path: str | Path) -> Document:
+    """Read one file into a Document, or raise LoadError naming the file and the reason."""
+    path = Path(path)
+    if not path.exists():
+        raise LoadError(path, "file not found")
+    if path.is_dir():
+        raise LoadError(path, "is a folder; pass its path to ingest to load the files in it")
+    kind = SUPPORTED.get(path.suffix.lower())
+    if kind is None:
+        allowed = ", ".join(sorted({s for s in SUPPORTED if len(s) <= 5}))
+        raise LoadError(path, f"unsupported file type '{path.suffix or '(none)'}' (supported: {allowed})")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise LoadError(path, f"cannot be read ({exc.strerror or exc})") from exc
+    if not data.strip():
+        raise LoadError(path, "the file is empty")
+    doc = _LOADERS[kind](path, data)
+    doc.sections = [s for s in doc.sections if s.text.strip()]
+    if not doc.sections:
+        raise LoadError(path, "no text could be extracted from it")
+    return doc
+
+
+# ---------------------------------------------------------------- text decoding
+
+def decode_text(path: Path, data: bytes) -> str:
+    """Decode bytes of a text file in whatever common encoding it uses; refuse binary content."""
+    for bom, enc in ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF32_LE, "utf-32"),
+                     (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF16_LE, "utf-16"),
+                     (codecs.BOM_UTF16_BE, "utf-16")):
+        if data.startswith(bom):
+            try:
+                return data.decode(enc)
+            except UnicodeDecodeError as exc:
+                raise LoadError(path, f"not valid {enc} text ({exc.reason})") from exc
+    if b"\x00" in data[:8192]:
+        raise LoadError(path, "binary content, not text")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        try:
+            text = data.decode("cp1252")
+        except UnicodeDecodeError:
+            text = data.decode("latin-1")
+    sample = text[:8192]
+    controls = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\t\n\r\f")
+    if controls > max(8, len(sample) // 50):
+        raise LoadError(path, "binary content, not text")
+    return text
+
+
+# ---------------------------------------------------------------- markdown
+
+_FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*(?:\n|\Z)", re.S)
+_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
+
+
+def split_markdown(text: str) -> tuple[str | None, list[Section]]:
+    """Markdown body to (title, sections); the heading path excludes the `#` title."""
+    title = None
+    sections: list[Section] = []
+    stack: list[tuple[int, str]] = []
+    buf: list[str] = []
+    in_code = False
+
+    def flush():
+        body = clean_markdown("\n".join(buf)).strip()
+        if body:
+            sections.append(Section(body, tuple(h for _, h in stack)))
+        buf.clear()
+
+    for line in text.splitlines():
+        if line.strip().startswith("```"):
+            in_code = not in_code
+            continue
+        m = None if in_code else _HEADING.match(line)
+        if m:
+            flush()
+            level, heading = len(m.group(1)), clean_markdown(m.group(2)).strip()
+            if level == 1 and title is None and not sections and not stack:
+                title = heading
+                continue
+            while stack and stack[-1][0] >= level:
+                stack.pop()
+            stack.append((level, heading))
+        else:
+            buf.append(line)
+    flush()
+    return title, sections
+
+
+def _load_markdown(path: Path, data: bytes) -> Document:
+    text = decode_text(path, data)
+    meta: dict = {}
+    m = _FRONT_MATTER.match(text)
+    if m:
+        import yaml
+
+        try:
+            meta = yaml.safe_load(m.group(1)) or {}
+        except yaml.YAMLError as exc:
+            where = getattr(exc, "problem_mark", None)
+            line = f" (line {where.line + 2})" if where is not None else ""
+            raise LoadError(path, f"front matter is not valid YAML{line}") from exc
+        if not isinstance(meta, dict):
+            raise LoadError(path, "front matter must be a mapping of fields (title: ..., topic: ...)")
+        text = text[m.end():]
+    title, sections = split_markdown(text)
+    meta = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in meta.items()}
+    return Document(path.name, str(path), "markdown", str(meta.get("title") or title or _title_from_name(path)),
+                    sections, meta)
+
+
+# ---------------------------------------------------------------- plain text
+
+def _load_text(path: Path, data: bytes) -> Document:
+    text = decode_text(path, data).replace("\r\n", "\n").replace("\r", "\n")
+    lines = text.split("\n")
+    sections: list[Section] = []
+    heading: tuple[str, ...] = ()
+    buf: list[str] = []
+    title = None
+
+    def flush():
+        body = "\n".join(buf).strip()
+        if body:
+            sections.append(Section(body, heading))
+        buf.clear()
+
+    i = 0
+    while i < len(lines):
+        line = lines[i].strip()
+        nxt = lines[i + 1].strip() if i + 1 < len(lines) else ""
+        underlined = bool(line) and bool(re.fullmatch(r"(=+|-+)", nxt)) and len(nxt) >= 3
+        prev_blank = i == 0 or not lines[i - 1].strip()
+        next_blank = not nxt
+        looks_heading = (prev_blank and next_blank and 0 < len(line) <= 80 and not line.endswith((".", ",", ";", ":"))
+                         and len(line.split()) <= 12 and line[:1].isupper())
+        if underlined or (looks_heading and i + 2 < len(lines)):
+            flush()
+            if title is None and not sections:
+                title = line
+                heading = ()
+            else:
+                heading = (line,)
+            i += 2 if underlined else 1
+            continue
+        buf.append(lines[i])
+        i += 1
+    flush()
+    return Document(path.name, str(path), "text", title or _title_from_name(path), sections)
+
+
+# ---------------------------------------------------------------- HTML
+
+_SKIP_TAGS = {"script", "style", "nav", "header", "footer", "aside", "noscript", "form", "template", "svg",
+              "iframe", "button", "select", "object", "canvas", "dialog", "menu"}
+_VOID = {"br", "hr", "img", "input", "meta", "link", "area", "base", "col", "embed", "param", "source",
+         "track", "wbr"}
+_BLOCK = {"p", "div", "li", "ul", "ol", "br", "tr", "table", "section", "article", "main", "blockquote",
+          "pre", "dd", "dt", "figcaption", "h1", "h2", "h3", "h4", "h5", "h6", "hr"}
+_BOILERPLATE = re.compile(r"(^|[-_ ])(nav|navbar|menu|footer|sidebar|breadcrumbs?|cookie|banner|advert|ads|"
+                          r"share|social|skip-link|masthead)([-_ ]|$)", re.I)
+
+
+class _HTMLText(HTMLParser):
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.stack: list[tuple[str, bool]] = []  # (tag, skipped)
+        self.skip_depth = 0
+        self.title = ""
+        self.in_title = False
+        self.blocks: list[tuple[str, str]] = []  # (kind, text): kind is "h1".."h6" or "p"
+        self.buf: list[str] = []
+        self.heading_tag: str | None = None
+        self.main_seen = False
+        self.main_blocks: list[tuple[str, str]] | None = None
+        self.main_depth = 0
+
+    def _flush(self, kind="p"):
+        text = " ".join("".join(self.buf).split())
+        self.buf = []
+        if text:
+            target = self.main_blocks if self.main_depth and self.main_blocks is not None else self.blocks
+            target.append((kind, text))
+            if self.main_depth and self.main_blocks is not None:
+                pass
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "title":
+            self.in_title = True
+            return
+        if tag in _VOID:
+            if tag in _BLOCK and not self.skip_depth:
+                self._flush()
+            return
+        a = dict(attrs)
+        marker = " ".join(filter(None, [a.get("class"), a.get("id"), a.get("role")]))
+        skip = (tag in _SKIP_TAGS or "hidden" in a or a.get("aria-hidden") == "true"
+                or (tag in {"div", "section", "ul", "p", "span"} and bool(_BOILERPLATE.search(marker)))
+                or a.get("role") in {"navigation", "banner", "contentinfo", "complementary"})
+        self.stack.append((tag, skip))
+        if skip:
+            self.skip_depth += 1
+            return
+        if self.skip_depth:
+            return
+        if tag in _BLOCK:
+            self._flush()
+        if tag in {"main", "article"} or a.get("role") == "main":
+            if self.main_blocks is None:
+                self.main_blocks = []
+            self.main_depth += 1
+        if tag in {"h1", "h2", "h3", "h4", "h5", "h6"}:
+            self.heading_tag = tag
+
+    def handle_endtag(self, tag):
+        if tag == "title":
+            self.in_title = False
+            return
+        if tag in _VOID:
+            return
+        # pop to the matching tag (tolerates unclosed tags)
+        for i in range(len(self.stack) - 1, -1, -1):
+            if self.stack[i][0] == tag:
+                for t, skipped in self.stack[i:][::-1]:
+                    if skipped:
+                        self.skip_depth -= 1
+                    elif not self.skip_depth:
+                        if t == self.heading_tag:
+                            self._flush(t)
+                            self.heading_tag = None
+                        elif t in _BLOCK:
+                            self._flush()
+                        if t in {"main", "article"} and self.main_depth:
+                            self.main_depth -= 1
+                del self.stack[i:]
+                break
+
+    def handle_data(self, data):
+        if self.in_title:
+            self.title += data
+        elif not self.skip_depth:
+            self.buf.append(data)
+
+    def result(self) -> tuple[str, list[tuple[str, str]]]:
+        self._flush()
+        return " ".join(self.title.split()), (self.main_blocks if self.main_blocks else self.blocks)
+
+
+def html_to_sections(html: str) -> tuple[str, list[Section]]:
+    parser = _HTMLText()
+    parser.feed(html)
+    parser.close()
+    page_title, blocks = parser.result()
+    title = page_title
+    sections: list[Section] = []
+    stack: list[tuple[int, str]] = []
+    buf: list[str] = []
+
+    def flush():
+        if buf:
+            sections.append(Section("\n\n".join(buf), tuple(h for _, h in stack)))
+            buf.clear()
+
+    for kind, text in blocks:
+        if kind.startswith("h"):
+            flush()
+            level = int(kind[1])
+            if level == 1 and not title:
+                title = text
+            if level == 1 and not sections and not stack:
+                title = title or text
+                continue
+            while stack and stack[-1][0] >= level:
+                stack.pop()
+            stack.append((level, text))
+        else:
+            buf.append(text)
+    flush()
+    return title, sections
+
+
+def _load_html(path: Path, data: bytes) -> Document:
+    text = decode_text(path, data)
+    m = re.search(rb'<meta[^>]+charset=["\']?([\w-]+)', data[:4096], re.I)
+    if m:
+        try:
+            text = data.decode(m.group(1).decode("ascii"))
+        except (LookupError, UnicodeDecodeError):
+            pass
+    title, sections = html_to_sections(text)
+    return Document(path.name, str(path), "html", title or _title_from_name(path), sections)
+
+
+# ---------------------------------------------------------------- PDF
+
+def _load_pdf(path: Path, data: bytes) -> Document:
+    if not data.lstrip()[:5].startswith(b"%PDF-"):
+        raise LoadError(path, "not a PDF file (its content does not start with %PDF)")
+    import logging
+
+    from pypdf import PdfReader
+    from pypdf.errors import FileNotDecryptedError, PdfReadError, PdfStreamError
+
+    logging.getLogger("pypdf").setLevel(logging.ERROR)
+    try:
+        reader = PdfReader(io.BytesIO(data), strict=False)
+        if reader.is_encrypted:
+            try:
+                ok = reader.decrypt("")
+            except Exception:  # noqa: BLE001 - pypdf raises several kinds here
+                ok = 0
+            if not ok:
+                raise LoadError(path, "the PDF is encrypted (password-protected); save an unprotected copy first")
+        n_pages = len(reader.pages)
+        sections: list[Section] = []
+        for number, page in enumerate(reader.pages, start=1):
+            text = page.extract_text() or ""
+            text = _tidy_pdf_text(text)
+            if text:
+                sections.append(Section(text, (), number))
+        info = reader.metadata or {}
+        meta_title = (info.get("/Title") or "").strip() if hasattr(info, "get") else ""
+    except LoadError:
+        raise
+    except FileNotDecryptedError as exc:
+        raise LoadError(path, "the PDF is encrypted (password-protected); save an unprotected copy first") from exc
+    except (PdfReadError, PdfStreamError, ValueError, KeyError, TypeError, AttributeError, IndexError,
+            AssertionError, RecursionError, OSError) as exc:
+        raise LoadError(path, f"the PDF is damaged or truncated ({type(exc).__name__})") from exc
+    if not sections:
+        raise LoadError(path, f"no extractable text in its {n_pages} page(s) (a scanned PDF needs OCR first)")
+    first_line = sections[0].text.strip().split("\n", 1)[0].strip()
+    title = meta_title or (first_line if 0 < len(first_line) <= 100 else _title_from_name(path))
+    return Document(path.name, str(path), "pdf", title, sections, pages=n_pages)
+
+
+def _tidy_pdf_text(text: str) -> str:
+    text = re.sub(r"-\n(?=[a-z])", "", text)  # words hyphenated across lines
+    lines = [line.strip() for line in text.splitlines()]
+    out: list[str] = []
+    for line in lines:
+        if not line:
+            out.append("")
+        elif out and out[-1] and not out[-1].endswith((".", ":", "?", "!")) and not re.match(r"([-•*]|\d+[.)])\s", line):
+            out[-1] += " " + line
+        else:
+            out.append(line)
+    return "\n".join(out).strip()
+
+
+def _title_from_name(path: Path) -> str:
+    return re.sub(r"[-_]+", " ", path.stem).strip().capitalize() or path.name
+
+
+_LOADERS = {"pdf": _load_pdf, "markdown": _load_markdown, "text": _load_text, "html": _load_html}

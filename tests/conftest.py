@@ -1,0 +1,174 @@
+"""Shared fixtures: every test gets its own index directory; PDFs are generated here, not stored."""
+
+from __future__ import annotations
+
+import os
+import textwrap
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+PROJECT = Path(__file__).resolve().parents[1]
+CORPUS = PROJECT / "corpus"
+
+
+@pytest.fixture(autouse=True)
+def isolated_state(tmp_path, monkeypatch):
+    """All user state (COPILOT_INDEX_DIR) points into the test's own temporary folder."""
+    monkeypatch.setenv("COPILOT_INDEX_DIR", str(tmp_path / "state" / "index"))
+    yield
+
+
+def make_pdf(path: Path, pages: list[str], title: str | None = None) -> Path:
+    """Write a small, valid PDF with one text page per string (Helvetica, simple line wrapping)."""
+    objects: list[bytes] = []
+
+    def add(obj: bytes) -> int:
+        objects.append(obj)
+        return len(objects)
+
+    font = add(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
+    page_ids = []
+    content_ids = []
+    for text in pages:
+        lines = []
+        for para in text.split("\n"):
+            lines.extend(textwrap.wrap(para, 90) or [""])
+        ops = ["BT", "/F1 11 Tf", "14 TL", "50 780 Td"]
+        for line in lines:
+            esc = line.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+            ops.append(f"({esc}) Tj T*")
+        ops.append("ET")
+        stream = "\n".join(ops).encode("latin-1")
+        content_ids.append(add(b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream"))
+        page_ids.append(add(b""))  # filled once the Pages id is known
+    pages_id = add(b"")
+    for pid, cid in zip(page_ids, content_ids):
+        objects[pid - 1] = (b"<< /Type /Page /Parent %d 0 R /MediaBox [0 0 612 842] /Contents %d 0 R "
+                            b"/Resources << /Font << /F1 %d 0 R >> >> >>" % (pages_id, cid, font))
+    kids = b" ".join(b"%d 0 R" % p for p in page_ids)
+    objects[pages_id - 1] = b"<< /Type /Pages /Kids [%s] /Count %d >>" % (kids, len(page_ids))
+    catalog = add(b"<< /Type /Catalog /Pages %d 0 R >>" % pages_id)
+    info = add(b"<< /Title (%s) >>" % title.encode("latin-1")) if title else None
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for n, obj in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % n + obj + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    for off in offsets:
+        out += b"%010d 00000 n \n" % off
+    trailer = b"<< /Size %d /Root %d 0 R" % (len(objects) + 1, catalog)
+    if info:
+        trailer += b" /Info %d 0 R" % info
+    out += b"trailer\n" + trailer + b" >>\nstartxref\n%d\n%%%%EOF\n" % xref
+    path.write_bytes(bytes(out))
+    return path
+
+
+@pytest.fixture
+def pdf_factory(tmp_path):
+    def factory(name: str, pages: list[str], title: str | None = None) -> Path:
+        return make_pdf(tmp_path / name, pages, title)
+    return factory
+
+
+SMALL_CORPUS = {
+    "nps.md": """---
+title: Net Promoter Score (NPS)
+topic: metrics
+summary: How NPS works.
+sources:
+  - name: Bain & Company
+    url: https://www.netpromotersystem.com/
+last_reviewed: 2026-11-01
+---
+
+# Net Promoter Score (NPS)
+
+## What is NPS?
+
+The Net Promoter Score (NPS) measures how likely customers are to recommend a company on a scale from 0 to 10.
+NPS is reported as a number between -100 and +100.
+
+## How is NPS calculated?
+
+NPS is calculated by subtracting the percentage of detractors from the percentage of promoters.
+Promoters answer 9 or 10, passives answer 7 or 8 and detractors answer 0 to 6.
+""",
+    "ces.md": """---
+title: Customer Effort Score (CES)
+topic: metrics
+---
+
+# Customer Effort Score (CES)
+
+## What is CES?
+
+Customer effort score (CES) measures how easy it was for a customer to get an issue resolved.
+CES surveys use a seven-point agreement scale in the CES 2.0 version.
+
+## When should you use CES?
+
+CES is best used right after a service interaction such as a support call or a returns process.
+""",
+    "journeys.md": """# Journey mapping
+
+## What is a customer journey map?
+
+A customer journey map is a visual story of the steps a customer takes to reach a goal with a company.
+Journey maps show touchpoints, actions, emotions and pain points at each stage.
+
+## How do you create a journey map?
+
+Creating a journey map starts with choosing a persona and a scenario.
+The team then gathers research, lists the stages and marks the moments of truth.
+""",
+}
+
+
+@pytest.fixture
+def small_corpus(tmp_path) -> Path:
+    folder = tmp_path / "small-corpus"
+    folder.mkdir()
+    for name, text in SMALL_CORPUS.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    return folder
+
+
+@pytest.fixture
+def fake_copilot(tmp_path, small_corpus):
+    """A Copilot over the small corpus with the deterministic hash embedder and a real Chroma store."""
+    from copilot import Copilot
+    from copilot.embeddings import HashEmbedder
+    from copilot.retrieval import RetrievalSettings
+
+    # the hash embedder's similarities run lower than a real model's: scale the out-of-scope gate to it
+    settings = RetrievalSettings(min_dense=0.05, min_fused=0.05)
+    return Copilot(tmp_path / "fake-index", embedder=HashEmbedder(), corpus=small_corpus, retrieval=settings)
+
+
+@pytest.fixture(scope="session")
+def real_index(tmp_path_factory) -> Path:
+    """The built-in corpus indexed once per test session with the real model and real Chroma."""
+    from copilot import Copilot
+
+    folder = tmp_path_factory.mktemp("real") / "index"
+    Copilot(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def real_copilot(real_index):
+    from copilot import Copilot
+
+    cp = Copilot(real_index)
+    cp.answer("What is customer experience?")  # load the model once
+    return cp

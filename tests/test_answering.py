@@ -1,0 +1,81 @@
+import re
+
+from copilot.answering import (ExtractiveAnswerer, Passage, compose, condense, decline_text, is_follow_up,
+                               normalise_history, with_marker)
+
+
+def _p(i, text, section="", source=None):
+    return Passage(f"id{i}", text, source or f"doc{i}.md", f"Doc {i}", section, None, 1.0 - i / 10)
+
+
+def test_markers_are_numbered_in_order_of_appearance():
+    passages = [_p(0, "A."), _p(1, "B."), _p(2, "C.")]
+    text, cites = compose([("From two.", 2), ("From zero.", 0), ("Again two.", 2)], passages)
+    assert text == "From two [1]. From zero [2]. Again two [1]."
+    assert [(c.n, c.source) for c in cites] == [(1, "doc2.md"), (2, "doc0.md")]
+    assert cites[0].sentences == ["From two.", "Again two."]
+
+
+def test_marker_placement():
+    assert with_marker("NPS ranges from -100 to +100.", 3) == "NPS ranges from -100 to +100 [3]."
+    assert with_marker('It asks "how likely?"', 1) == 'It asks "how likely?" [1]'
+    assert with_marker("No period", 2) == "No period [2]"
+
+
+def test_extractive_answer_cites_every_sentence_and_reads_as_an_answer():
+    passages = [
+        _p(0, "NPS is calculated by subtracting the percentage of detractors from the percentage of promoters. "
+              "The result ranges from -100 to +100. Many firms report NPS quarterly to their boards.",
+           "How is NPS calculated?", "nps.md"),
+        _p(1, "Journey maps show the stages of a customer's experience.", "What is a journey map?", "journey.md"),
+    ]
+    a = ExtractiveAnswerer().answer("How is NPS calculated?", passages)
+    assert not a.abstained
+    assert a.text.startswith("NPS is calculated by subtracting the percentage of detractors")
+    sentences = re.split(r"(?<=\.)\s+", a.text)
+    assert all(re.search(r"\[\d+\]\.?$", s) for s in sentences)  # every sentence carries its marker
+    assert [c.source for c in a.citations] == ["nps.md"]  # the unrelated passage is not cited
+    assert "Journey" not in a.text
+
+
+def test_a_list_introduced_by_the_answer_is_kept_whole():
+    text = ("NPS sorts respondents into three groups by their answer.\n\n- Promoters answer 9 or 10.\n"
+            "- Passives answer 7 or 8.\n- Detractors answer 0 to 6.\n\nThe grouping is strict.")
+    a = ExtractiveAnswerer().answer("Which scores count as promoters and detractors?", [_p(0, text, "Groups")])
+    for fact in ("9 or 10", "7 or 8", "0 to 6"):
+        assert fact in a.text
+
+
+def test_second_passage_adds_only_what_the_first_does_not_cover():
+    passages = [_p(0, "CSAT measures satisfaction with one interaction on a 1 to 5 scale.", "What is CSAT?"),
+                _p(1, "CES measures the effort a customer spent to get an issue resolved.", "What is CES?")]
+    a = ExtractiveAnswerer().answer("What is the difference between CSAT and CES?", passages)
+    assert [c.n for c in a.citations] == [1, 2]
+    assert "CSAT measures" in a.text and "CES measures" in a.text
+
+
+def test_follow_up_detection():
+    assert is_follow_up("and how do I calculate it?")
+    assert is_follow_up("What about its limits?")
+    assert not is_follow_up("How is customer effort score calculated?")
+
+
+def test_condense_uses_the_earlier_user_turn_only_for_follow_ups():
+    history = [("user", "What is NPS?"), ("assistant", "NPS is a loyalty metric [1].")]
+    assert condense("and how do I calculate it?", history) == "and how do I calculate NPS?"
+    assert condense("What are its limits?", history) == "What are NPS's limits?"
+    assert condense("and the scale?", history) == "and the scale? (NPS)"
+    assert condense("What is a journey map?", history) == "What is a journey map?"
+    assert condense("and how do I calculate it?", []) == "and how do I calculate it?"
+
+
+def test_history_accepts_message_dicts():
+    hist = [{"role": "user", "content": "What is CES?"}, {"role": "assistant", "content": "CES is..."}]
+    assert normalise_history(hist) == [("user", "What is CES?"), ("assistant", "CES is...")]
+    assert condense("What scale does it use?", hist) == "What scale does CES use?"
+
+
+def test_decline_text_suggests_topics():
+    text = decline_text("capital of France?", ["Net Promoter Score (NPS)", "Journey Mapping"])
+    assert text.startswith("I can't answer that from the knowledge base")
+    assert "Net Promoter Score (NPS) or Journey Mapping" in text

@@ -1,0 +1,32 @@
+from copilot.text import clean_markdown, sentence_units, split_sentences, stem, terms
+
+
+def test_sentences_split_on_terminal_punctuation_but_not_abbreviations():
+    text = "CX covers every interaction, e.g. billing and service. NPS vs. CSAT is a common debate! Is it?"
+    assert split_sentences(text) == [
+        "CX covers every interaction, e.g. billing and service.",
+        "NPS vs. CSAT is a common debate!",
+        "Is it?",
+    ]
+
+
+def test_word_ending_like_an_abbreviation_still_ends_a_sentence():
+    assert split_sentences("The map covers the relationship. CX includes billing.") == [
+        "The map covers the relationship.", "CX includes billing."]
+
+
+def test_list_items_are_units_of_their_own():
+    units = sentence_units("The three groups are:\n\n- Promoters score 9 or 10.\n- Detractors score 0 to 6.\n\nDone.")
+    assert units == [("The three groups are:", False), ("Promoters score 9 or 10.", True),
+                     ("Detractors score 0 to 6.", True), ("Done.", False)]
+
+
+def test_terms_drop_stopwords_and_stem_plurals():
+    assert terms("What are the promoters and detractors?") == ["promoter", "detractor"]
+    assert stem("journeys") == "journey" and stem("calculated") == "calculat" and stem("NPS".lower()) == "nps"
+    assert terms("CX is customer-centric") == ["cx", "customer", "centric"]
+
+
+def test_markdown_inline_formatting_is_removed():
+    assert clean_markdown("**NPS** is [explained here](http://x.y) with `code` and _emphasis_.") == \
+        "NPS is explained here with code and emphasis."
