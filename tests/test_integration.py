@@ -1,0 +1,122 @@
+"""The real model, real Chroma and the built-in corpus: the Python and CLI contracts, and the golden set."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from copilot import Copilot, answer
+from copilot.evaluation import evaluate, golden_files
+
+pytestmark = pytest.mark.integration
+
+CITATION_KEYS = {"n", "source", "title", "page", "section", "text", "score"}
+
+
+def test_answer_contract(real_copilot):
+    a = real_copilot.answer("How is NPS calculated?")
+    assert not a.abstained
+    assert "percentage of detractors" in a.text
+    assert a.citations and [c.n for c in a.citations] == list(range(1, len(a.citations) + 1))
+    first = a.citations[0]
+    assert first.source == "net-promoter-score.md" and first.title == "Net Promoter Score (NPS)"
+    assert first.section == "How is NPS calculated?" and first.page is None
+    assert first.text.startswith("NPS is calculated") and 0 < first.score <= 1
+    for c in a.citations:  # every marker names a citation and every citation is used
+        assert f"[{c.n}]" in a.text
+    d = a.to_dict()
+    assert set(d) == {"answer", "abstained", "citations"} and set(d["citations"][0]) == CITATION_KEYS
+
+
+@pytest.mark.parametrize("term, source", [("What is FCR?", "first-contact-resolution.md"),
+                                          ("What does CCXP stand for?", "ccxp-credential.md"),
+                                          ("How do I calculate CES?", "customer-effort-score.md"),
+                                          ("What is a good NPS?", "net-promoter-score.md")])
+def test_acronyms_find_their_passages(real_copilot, term, source):
+    hits = real_copilot.search(term)
+    assert source in [h.source for h in hits[:3]]
+
+
+def test_follow_up_in_a_conversation(real_copilot):
+    history = [("user", "What is the customer effort score?"),
+               ("assistant", real_copilot.answer("What is the customer effort score?").text)]
+    a = real_copilot.answer("What scale does it use?", history)
+    assert a.citations[0].source == "customer-effort-score.md"
+    assert "seven-point" in a.text
+
+
+def test_off_topic_is_declined_plainly(real_copilot):
+    a = real_copilot.answer("What is the capital of Australia?")
+    assert a.abstained and a.citations == []
+    assert "knowledge base" in a.text and "Try asking about" in a.text
+
+
+def test_module_level_answer_uses_the_default_index(real_index, monkeypatch):
+    monkeypatch.setenv("COPILOT_INDEX_DIR", str(real_index))
+    a = answer("What is a customer journey map?")
+    assert not a.abstained and "journey map" in a.text
+    assert a.citations[0].source in {"journey-mapping.md", "cx-glossary.md"}
+
+
+def test_uploaded_pdf_is_answered_with_its_page(real_index, tmp_path, pdf_factory):
+    import shutil
+
+    index = tmp_path / "copy"
+    shutil.copytree(real_index, index)
+    cp = Copilot(index)
+    pdf = pdf_factory("returns-policy.pdf", [
+        "Acme returns policy\nThis page is about shipping.",
+        "Acme customers may return any unworn shoes within 60 days for a full refund at any Acme store."])
+    report = cp.ingest([pdf])
+    assert report.files[0].status == "added"
+    a = cp.answer("How many days do Acme customers have to return unworn shoes?")
+    assert not a.abstained and "60 days" in a.text
+    assert a.citations[0].source == "returns-policy.pdf" and a.citations[0].page == 2
+    cp.remove("returns-policy.pdf")
+    assert all(c.source != "returns-policy.pdf" for c in cp.answer("Acme unworn shoes return days").citations)
+
+
+def test_golden_set(real_copilot):
+    """Answers contain the expected fact with a supporting citation; off-topic questions are declined."""
+    report = evaluate(real_copilot)
+    m = report.metrics()
+    print(json.dumps(m, indent=1))
+    assert m["questions"] >= 40 and m["offtopic"] >= 20
+    assert m["cx_declined"] == 0, [j.question for j in report.judgements if j.kind != "offtopic" and not j.answered]
+    assert m["offtopic_declined"] >= 0.95
+    assert m["recall@5"] >= 0.95
+    assert m["supported"] >= 0.75
+
+
+def _cli(*args, env_index):
+    env = {**os.environ, "COPILOT_INDEX_DIR": str(env_index)}
+    return subprocess.run([sys.executable, "-m", "copilot.cli", *args], capture_output=True, text=True, env=env,
+                          timeout=300)
+
+
+def test_cli_ask_json_and_sources(real_index):
+    out = _cli("ask", "What is the difference between CX and customer service?", "--json", env_index=real_index)
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert set(data) == {"answer", "abstained", "citations"} and not data["abstained"]
+    assert set(data["citations"][0]) == CITATION_KEYS
+    out = _cli("sources", "--json", env_index=real_index)
+    rows = json.loads(out.stdout)
+    assert len(rows) >= 30 and {"source", "title", "chunks"} <= set(rows[0])
+
+
+def test_cli_ingest_reports_each_file_and_fails_on_bad_ones(tmp_path, pdf_factory):
+    from copilot.cli import main
+
+    good = tmp_path / "tips.md"
+    good.write_text("# Survey tips\n\n## How long should a survey be?\n\nA relationship survey should take under five minutes.\n")
+    bad = tmp_path / "broken.pdf"
+    bad.write_bytes(b"%PDF-1.4 truncated")
+    index = tmp_path / "cli-index"
+    code = main(["ingest", str(good), str(bad), "--index-dir", str(index), "--no-corpus", "--quiet"])
+    assert code == 1
+    assert main(["sources", "--index-dir", str(index)]) == 0
+    assert main(["remove", "tips.md", "--index-dir", str(index)]) == 0
+    assert main(["remove", "tips.md", "--index-dir", str(index)]) == 2  # a friendly error, not a traceback
