@@ -150,8 +150,11 @@ def compose(picked: Sequence[tuple[str, int]], passages: Sequence[Passage]) -> t
 
 
 def with_marker(sentence: str, n: int) -> str:
-    """'NPS ranges from -100 to +100.' -> 'NPS ranges from -100 to +100 [1].'"""
+    """'NPS ranges from -100 to +100.' -> 'NPS ranges from -100 to +100 [1].' A list's introduction
+    ('... as follows:') carries no marker of its own: its items do."""
     s = sentence.rstrip()
+    if s.endswith(":"):
+        return s
     m = re.search(r"(?<![.!?\"”’)])([.!]+)$", s)
     if m:
         return f"{s[:m.start()]} [{n}]{m.group(1)}"
@@ -300,7 +303,9 @@ class ExtractiveAnswerer(Answerer):
                     picked.update(x.position for x in extra)
                     words_used += sum(len(x.text.split()) for x in extra)
         chosen.sort(key=lambda x: x.position)
-        return chosen
+        # a list's introduction whose items did not fit says nothing on its own
+        return [c for k, c in enumerate(chosen)
+                if not c.text.endswith(":") or (k + 1 < len(chosen) and chosen[k + 1].is_item)]
 
 
 def decline_text(question: str, topics: Sequence[str]) -> str:

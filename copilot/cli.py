@@ -67,24 +67,39 @@ def cmd_ingest(args) -> int:
     return 1 if report.failed else 0
 
 
+def _answerer(args):
+    from .llm import make_answerer
+
+    return make_answerer(args.backend)
+
+
 def cmd_ask(args) -> int:
     cp = _open(args)
+    answerer = _answerer(args)
     history = []
     if args.history:
         history = json.loads(Path(args.history).read_text())
     if args.json:
-        result = cp.answer(args.question, history)
+        result = cp.answer(args.question, history, answerer=answerer)
         print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+        for note in result.notes:
+            print(f"note: {note}", file=sys.stderr)
         return 0
     from .answering import Answer
 
     result = None
-    for item in cp.stream(args.question, history):
+    pieces: list[str] = []
+    for item in cp.stream(args.question, history, answerer=answerer):
         if isinstance(item, Answer):
             result = item
         else:
+            pieces.append(item)
             print(item, end="", flush=True)
     print()
+    if result and result.text.strip() != "".join(pieces).strip():
+        print("\n(checked against the sources:)\n" + result.text)
+    for note in (result.notes if result else []):
+        print(f"note: {note}", file=sys.stderr)
     if result and result.citations:
         print("\nSources:")
         for c in result.citations:
@@ -156,7 +171,7 @@ def cmd_eval(args) -> int:
 
     cp = _open(args)
     cp.answer("warm-up")  # load the model before timing
-    report = evaluate(cp, label="hybrid")
+    report = evaluate(cp, label=args.backend or "hybrid", answerer=_answerer(args))
     rows = [report.metrics()]
     print(format_table(rows))
     if args.output:
@@ -171,6 +186,8 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--index-dir", help="index folder (default: $COPILOT_INDEX_DIR, else indexes/default)")
     common.add_argument("--quiet", action="store_true", help="no progress bars")
+    common.add_argument("--backend", choices=["extractive", "openai", "ollama", "llamacpp"],
+                        help="answer backend (default: $COPILOT_BACKEND, else extractive)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("ingest", parents=[common], help="load files or folders (PDF, Markdown, text, HTML)")

@@ -369,7 +369,7 @@ class Copilot:
             passages = [Passage(h.id, h.chunk.text, h.source, h.chunk.metadata.get("title", ""),
                                 h.chunk.metadata.get("section", ""), h.chunk.metadata.get("page"), h.score)
                         for h in hits]
-            weights = self._term_weights(standalone)
+            weights = self._term_weights(standalone, question)
             result = None
             for item in answerer.stream(standalone, passages, weights):
                 if isinstance(item, Answer):
@@ -380,17 +380,21 @@ class Copilot:
                 result = self._decline(question)
         result.question = question
         result.standalone_question = standalone
-        result.timings = {"retrieval_ms": round((t1 - t0) * 1000, 1),
+        result.timings = {**result.timings, "retrieval_ms": round((t1 - t0) * 1000, 1),
                           "total_ms": round((time.perf_counter() - t0) * 1000, 1)}
         if result.abstained and result.text:
             yield result.text
         yield result
 
-    def _term_weights(self, question: str) -> dict[str, float]:
+    def _term_weights(self, standalone: str, question: str) -> dict[str, float]:
+        """IDF weights of the question's terms; words a follow-up borrowed from earlier turns count less,
+        so "what is the formula?" after "what is AHT?" looks for the formula, not the definition."""
         lexical = self.retriever.lexical
+        own = set(terms(question))
         weights: dict[str, float] = {}
-        for t in terms(question):
-            weights[t] = max(weights.get(t, 0.0), lexical.idf(t) or 0.5)
+        for t in terms(standalone):
+            w = (lexical.idf(t) or 0.5) * (1.0 if t in own or standalone == question else 0.35)
+            weights[t] = max(weights.get(t, 0.0), w)
         return weights
 
     def _decline(self, question: str) -> Answer:

@@ -2,7 +2,7 @@
 
 Golden files (JSON Lines) live in `tests/golden/`:
 - questions: {"id", "question", "facts": [...], "sources": [...]}: the answer must contain every fact and
-  a cited passage must hold it;
+  a cited passage must hold it (a fact may be a list of alternative phrasings);
 - off-topic: {"id", "question"}: must be declined;
 - conversations: {"id", "turns": [q1, q2, ...], "facts", "sources"}: judged on the last turn.
 """
@@ -30,8 +30,11 @@ def normalise(text: str) -> str:
     return " ".join(text.split())
 
 
-def has_fact(text: str, fact: str) -> bool:
-    return normalise(fact) in normalise(text)
+def has_fact(text: str, fact: str | list[str]) -> bool:
+    """A fact is a phrase, or a list of equally good phrasings of which one must appear."""
+    options = [fact] if isinstance(fact, str) else fact
+    body = normalise(text)
+    return any(normalise(option) in body for option in options)
 
 
 @dataclass

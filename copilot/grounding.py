@@ -219,8 +219,8 @@ def check_sentence(sentence: str, passages: Sequence[Passage], settings: Groundi
 # ---------------------------------------------------------------- the whole answer
 
 _ABSTAIN = re.compile(r"^\W*(?:i\s+(?:don'?t|do\s+not|cannot|can'?t)\s+(?:know|answer|find)|"
-                      r"the\s+(?:passages|knowledge\s+base)\s+(?:do(?:es)?\s+not|don'?t)\s+(?:cover|say|answer|mention))",
-                      re.I)
+                      r"the\s+(?:passages|knowledge\s+base)\s+(?:do(?:es)?\s+not|don'?t)\s+"
+                      r"(?:cover|say|answer|mention))", re.I)
 
 
 def is_abstention(text: str) -> bool:
