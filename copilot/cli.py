@@ -159,8 +159,9 @@ def cmd_rebuild(args) -> int:
 
 
 def cmd_serve(args) -> int:
-    from .ui import serve
+    from .ui import check_host, serve
 
+    check_host(args.host)  # refuse a public address without an admin password before building anything
     cp = _open(args)
     serve(cp, host=args.host, port=args.port)
     return 0
@@ -169,10 +170,22 @@ def cmd_serve(args) -> int:
 def cmd_eval(args) -> int:
     from .evaluation import evaluate, format_table
 
+    from dataclasses import replace
+
+    from .evaluation import golden_files
+
+    golden = golden_files()
+    if args.limit:
+        golden = {kind: items[: args.limit] for kind, items in golden.items()}
     cp = _open(args)
     cp.answer("warm-up")  # load the model before timing
-    report = evaluate(cp, label=args.backend or "hybrid", answerer=_answerer(args))
+    report = evaluate(cp, golden, label=args.backend or "hybrid", answerer=_answerer(args))
     rows = [report.metrics()]
+    if args.ablation:  # the same questions with each retriever alone and with plain reciprocal rank fusion
+        for method in ("dense", "bm25", "rrf"):
+            cp.retriever.settings = replace(cp.retrieval, method=method)
+            rows.append(evaluate(cp, golden, label=method).metrics())
+        cp.retriever.settings = cp.retrieval
     print(format_table(rows))
     if args.output:
         Path(args.output).write_text(json.dumps({"metrics": rows, "failures": [j.__dict__ for j in report.failures()]},
@@ -214,12 +227,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_rebuild)
 
     p = sub.add_parser("serve", parents=[common], help="start the web app")
-    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1); any other "
+                   "than this machine needs COPILOT_ADMIN_PASSWORD")
     p.add_argument("--port", type=int, default=7860)
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("eval", parents=[common], help="score answers against the golden set")
     p.add_argument("--output", help="write metrics and failures as JSON here")
+    p.add_argument("--ablation", action="store_true", help="also score dense-only, BM25-only and RRF retrieval")
+    p.add_argument("--limit", type=int, help="only the first N items of each kind (a quick smoke run)")
     p.set_defaults(func=cmd_eval)
     return parser
 

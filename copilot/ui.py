@@ -45,6 +45,8 @@ EXAMPLES = [
     "What is a customer journey map?",
     "When should I use CES instead of CSAT?",
     "How do I start a voice of the customer program?",
+    "What is the difference between CSAT and NPS?",
+    "What is the difference between CX and customer service?",
 ]
 CHAT_CONCURRENCY = 8  # chat events answered at once; loading documents runs in its own queue lane
 SOURCE_HEADERS = ["Title", "File", "Type", "Chunks", "Pages", "Loaded at"]

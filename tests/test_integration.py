@@ -120,3 +120,16 @@ def test_cli_ingest_reports_each_file_and_fails_on_bad_ones(tmp_path, pdf_factor
     assert main(["sources", "--index-dir", str(index)]) == 0
     assert main(["remove", "tips.md", "--index-dir", str(index)]) == 0
     assert main(["remove", "tips.md", "--index-dir", str(index)]) == 2  # a friendly error, not a traceback
+
+
+def test_cli_eval_prints_the_metrics_table(real_index, tmp_path, capsys):
+    """A smoke run of the evaluation harness on the real index."""
+    from copilot.cli import main
+
+    out = tmp_path / "eval.json"
+    assert main(["eval", "--index-dir", str(real_index), "--output", str(out), "--limit", "4", "--ablation"]) == 0
+    table = capsys.readouterr().out
+    assert "supported" in table and "offtopic_declined" in table and "p50_ms" in table
+    assert all(label in table for label in ("hybrid", "dense", "bm25", "rrf"))
+    data = json.loads(out.read_text())
+    assert data["metrics"][0]["questions"] == 8 and data["metrics"][0]["offtopic"] == 4
