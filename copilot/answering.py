@@ -155,10 +155,30 @@ def with_marker(sentence: str, n: int) -> str:
     s = sentence.rstrip()
     if s.endswith(":"):
         return s
-    m = re.search(r"(?<![.!?\"”’)])([.!]+)$", s)
+    m = re.search(r"(?<![.!?])([.!]+)$", s)
     if m:
         return f"{s[:m.start()]} [{n}]{m.group(1)}"
     return f"{s} [{n}]"
+
+
+# ---------------------------------------------------------------- comparison questions
+
+_LEAD = r"(?:what(?:'s| is| are)|how (?:is|are|does|do)|is|are|explain|tell me)?\s*(?:the\s+)?"
+_COMPARE = [
+    re.compile(r"differences? between\s+(?:an?\s+|the\s+)?(.+?)\s+and\s+(?:an?\s+|the\s+)?(.+?)(?:\s+(?:when|in|for)\s+.*)?[?.!]*$", re.I),
+    re.compile(r"^" + _LEAD + r"(.+?)\s+(?:different from|differ from|compare (?:to|with)|compared (?:to|with)|vs\.?|versus)\s+(?:an?\s+|the\s+)?(.+?)[?.!]*$", re.I),
+]
+
+
+def comparison_sides(question: str) -> tuple[str, str] | None:
+    """('X-data', 'O-data') for 'What's the difference between X-data and O-data?', else None."""
+    for pattern in _COMPARE:
+        m = pattern.search(question.strip())
+        if m:
+            a, b = (re.sub(r"^(?:an?|the)\s+", "", x.strip(" ,"), flags=re.I) for x in m.groups())
+            if terms(a) and terms(b) and len(a.split()) <= 4 and len(b.split()) <= 4:
+                return a, b
+    return None
 
 
 # ---------------------------------------------------------------- answerers
@@ -182,13 +202,14 @@ class Answerer:
 
 @dataclass(frozen=True)
 class ExtractiveSettings:
-    max_sentences: int = 4
-    max_words: int = 110
+    max_sentences: int = 5
+    max_words: int = 130
     list_words: int = 150  # a list the answer needs may run a little longer
     passages_read: int = 4
     min_overlap: float = 0.2  # a sentence from a second passage must cover this share of the question
     heading_weight: float = 0.35  # how much a passage's heading matching the question counts
     sentence_weight: float = 0.25  # how much a passage's best sentence counts
+    title_weight: float = 0.0  # how much a document title matching the question counts
 
 
 @dataclass
@@ -226,11 +247,17 @@ class ExtractiveAnswerer(Answerer):
         read = list(passages[: s.passages_read])
         if not read:
             return Answer(question, "", True, backend=self.name)
+        sides = comparison_sides(question)
+        if sides:
+            contrast = self._compare(question, sides, list(passages))
+            if contrast is not None:
+                return contrast
         top = max(p.score for p in read) or 1.0
         units: list[list[_Sentence]] = []
         passage_value: list[float] = []
         for pi, p in enumerate(read):
             heading = set(terms(p.section))
+            title = set(terms(p.title))
             sents = [_Sentence(text, pi, j, item, set(terms(text)))
                      for j, (text, item) in enumerate(sentence_units(p.text))]
             for sent in sents:
@@ -239,7 +266,7 @@ class ExtractiveAnswerer(Answerer):
             units.append(sents)
             best_sentence = max((x.score for x in sents), default=0.0)
             passage_value.append(p.score / top + s.heading_weight * coverage(heading) + s.sentence_weight * best_sentence
-                                 - 0.03 * pi)
+                                 + s.title_weight * coverage(title) - 0.03 * pi)
         primary = max(range(len(read)), key=lambda i: passage_value[i])
         chosen = self._pick(units[primary], s)
         covered = set().union(*(x.terms for x in chosen)) if chosen else set()
@@ -266,6 +293,57 @@ class ExtractiveAnswerer(Answerer):
             order.setdefault(c.passage, len(order))
         chosen.sort(key=lambda c: (order[c.passage], c.position))
         text, citations = compose([(c.text, c.passage) for c in chosen], read)
+        return Answer(question, text, False, citations, backend=self.name)
+
+    def _compare(self, question: str, sides: tuple[str, str], passages: list[Passage]) -> Answer | None:
+        """Answer 'difference between A and B' with what the passages say of A, then of B; a passage that
+        already contrasts the two is used on its own."""
+        side_terms = [set(terms(x)) for x in sides]
+        top = max(p.score for p in passages) or 1.0
+
+        def cover(ts: set[str], wanted: set[str]) -> float:
+            return len(ts & wanted) / len(wanted)
+
+        best_both, both_value = None, 0.0
+        picks: list[int | None] = [None, None]
+        values = [0.0, 0.0]
+        for pi, p in enumerate(passages):
+            head = set(terms(p.section or p.title))
+            lead = set(terms(" ".join(x for x, _ in sentence_units(p.text)[:1])))
+            both = min(cover(head, side_terms[0]), cover(head, side_terms[1]))
+            if both >= 0.6 and p.score / top > both_value and re.search(r"differ|versus|\bvs\b|compar", p.section, re.I):
+                best_both, both_value = pi, p.score / top
+            for k in (0, 1):
+                mine, other = side_terms[k], side_terms[1 - k]
+                value = (0.5 * cover(head | lead, mine) + 0.3 * cover(head, mine) - 0.3 * cover(head, other - mine)
+                         + 0.4 * p.score / top)
+                if value > values[k]:
+                    values[k], picks[k] = value, pi
+        if best_both is not None or picks[0] is None or picks[1] is None or picks[0] == picks[1]:
+            return None  # a passage compares them already, or the sides are not told apart: answer normally
+        picked: list[tuple[str, int]] = []
+        for pi in picks:
+            units = [x for x, item in sentence_units(passages[pi].text) if not x.endswith(":")]
+            words = 0
+            for sentence in units[:2]:
+                if words >= 20:
+                    break
+                picked.append((sentence, pi))
+                words += len(sentence.split())
+        # one sentence that sets the two side by side, when a passage has it
+        contrast = None
+        for pi, p in enumerate(passages):
+            for sentence, _ in sentence_units(p.text):
+                ts = set(terms(sentence))
+                if (sentence, pi) not in picked and cover(ts, side_terms[0]) >= 0.99 and cover(ts, side_terms[1]) >= 0.99 \
+                        and not sentence.endswith(":") and len(sentence.split()) <= 45:
+                    contrast = (sentence, pi)
+                    break
+            if contrast:
+                break
+        if contrast:
+            picked.append(contrast)
+        text, citations = compose(picked, passages)
         return Answer(question, text, False, citations, backend=self.name)
 
     @staticmethod

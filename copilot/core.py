@@ -22,7 +22,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from . import config
-from .answering import (Answer, Answerer, ExtractiveAnswerer, History, Passage, condense, decline_text)
+from .answering import (Answer, Answerer, ExtractiveAnswerer, History, Passage, comparison_sides, condense,
+                        decline_text)
 from .chunking import Chunk, ChunkSettings, chunk_document
 from .documents import Document, load_document, supported
 from .embeddings import Embedder, make_embedder
@@ -119,6 +120,7 @@ class Copilot:
         self._lock = threading.RLock()
         self.ingest_group = 256  # chunks embedded and committed together
         self._retriever: Retriever | None = None
+        self._previous_retriever: Retriever | None = None
         fresh = not (self.index_dir / "manifest.json").exists()
         self.index_dir.mkdir(parents=True, exist_ok=True)
         self._check_manifest()
@@ -171,14 +173,26 @@ class Copilot:
     def _write_catalog(self) -> None:
         self.catalog["revision"] = uuid.uuid4().hex
         _atomic_write(self.index_dir / "catalog.json", json.dumps(self.catalog, indent=1, ensure_ascii=False))
+        self._previous_retriever = self._retriever or self._previous_retriever
         self._retriever = None
 
     @property
     def retriever(self) -> Retriever:
-        with self._lock:
+        """The retriever over the current index. While a load holds the write lock, questions are answered
+        from the index as it was before the load (passages deleted since are skipped), never blocked."""
+        current = self._retriever
+        if current is not None:
+            return current
+        previous = self._previous_retriever
+        if not self._lock.acquire(blocking=previous is None):
+            return previous
+        try:
             if self._retriever is None:
                 self._retriever = self._open_retriever()
+                self._previous_retriever = None
             return self._retriever
+        finally:
+            self._lock.release()
 
     def _open_retriever(self) -> Retriever:
         revision = self.catalog.get("revision", "")
@@ -325,7 +339,7 @@ class Copilot:
     def sources(self) -> list[dict]:
         """Every loaded source: source, title, kind, chunks, pages, loaded_at, path, topic."""
         keys = ("source", "title", "kind", "chunks", "pages", "loaded_at", "path", "topic", "summary")
-        return [{k: v.get(k) for k in keys} for v in sorted(self.catalog["sources"].values(),
+        return [{k: v.get(k) for k in keys} for v in sorted(list(self.catalog["sources"].values()),
                                                              key=lambda v: v["source"])]
 
     def rebuild(self, progress: Progress | None = None) -> IngestReport:
@@ -360,6 +374,14 @@ class Copilot:
         standalone = condense(question, history)
         retriever = self.retriever
         hits = retriever.search(standalone)
+        sides = comparison_sides(standalone)
+        if sides and retriever.relevant(hits):  # "A vs B": make sure each side's own passages are at hand
+            seen = {h.id for h in hits}
+            for side in sides:
+                for h in retriever.search(f"What is {side}?")[:2]:
+                    if h.id not in seen:
+                        hits.append(h)
+                        seen.add(h.id)
         t1 = time.perf_counter()
         answerer = answerer or self.answerer
         if not retriever.relevant(hits):
@@ -402,7 +424,7 @@ class Copilot:
 
     def example_topics(self, n: int = 4) -> list[str]:
         """A few document titles to suggest when a question is out of scope."""
-        titles = [v["title"] for v in self.catalog["sources"].values()]
+        titles = [v["title"] for v in list(self.catalog["sources"].values())]
         preferred = [t for t in titles if any(k in t for k in ("Net Promoter", "Journey", "Customer Effort",
                                                                 "Voice of the Customer"))]
         rest = [t for t in titles if t not in preferred]

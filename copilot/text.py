@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 
 STOPWORDS = frozenset(
     """a about above after again against all am an and any are as at be because been before being below
@@ -19,21 +20,26 @@ STOPWORDS = frozenset(
 _TOKEN_RE = re.compile(r"[a-z0-9]+(?:[-'][a-z0-9]+)*")
 
 
+_BRITISH = [(re.compile(r"^(\w{3,})is(e|es|ed|ing|ation|ations|er|ers)$"), r"\1iz\2"),
+            (re.compile(r"^(\w{3,})our(s|ed|ing|al|able)?$"), r"\1or\2"),
+            (re.compile(r"^(\w{2,})tre(s)?$"), r"\1ter\2")]
+
+
+@lru_cache(maxsize=200_000)
 def stem(word: str) -> str:
-    """A small, conservative suffix stripper: enough to match plurals and common verb forms."""
+    """Snowball (Porter 2) stem, with British spellings folded into American ones first."""
     if len(word) <= 3 or word.isdigit():
         return word
-    for suffix, repl in (("ies", "y"), ("sses", "ss"), ("ness", ""), ("ational", "ate"), ("ization", "ize"),
-                         ("isation", "ize"), ("ising", "ize"), ("izing", "ize"), ("ised", "ize"),
-                         ("ized", "ize"), ("ise", "ize"), ("ing", ""), ("ed", ""), ("ly", ""), ("es", ""),
-                         ("s", "")):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            if suffix == "s" and word.endswith(("ss", "us", "is")):
-                continue
-            if suffix == "es" and not word.endswith(("ches", "shes", "xes", "sses", "zes")):
-                continue
-            return word[: len(word) - len(suffix)] + repl
-    return word
+    for pattern, repl in _BRITISH:
+        word = pattern.sub(repl, word)
+    return _stemmer().stemWord(word)
+
+
+@lru_cache(maxsize=1)
+def _stemmer():
+    import snowballstemmer
+
+    return snowballstemmer.stemmer("english")
 
 
 def words(text: str) -> list[str]:

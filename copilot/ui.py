@@ -7,8 +7,9 @@ with the settings it needs (theme, CSS, the citation script, no telemetry), and 
 Safety: everything that comes from documents (answers, passages, titles, file names, reasons) is HTML-escaped
 here before it reaches any component that renders HTML or Markdown, and the chatbot's own sanitizer stays on.
 
-Feedback (👍/👎 with an optional comment) is appended as JSON lines to `<index>/feedback.jsonl`: one line when
-an answer is rated, and one more with the same `id` when a comment is added (the last line with an id wins).
+Feedback (👍/👎 with an optional comment) is appended as JSON lines to `<index>/feedback.jsonl`: a line each time
+an answer is rated and one more when a comment is added. Lines about the same answer share its `id`; the last
+one is the current rating. Fields: id, timestamp, question, answer, abstained, citations, rating (up/down), comment.
 
 Uploaded files are copied to `<index>/uploads/` before they are loaded, so `cx-copilot rebuild` can find them
 again; removing such a source deletes its copy.
@@ -283,8 +284,8 @@ def _turn_from(question: str, result: Answer) -> dict:
         d = c.to_dict()
         d["sentences"] = list(c.sentences)
         cits.append(d)
-    return {"question": question, "answer": result.text, "kind": "declined" if result.abstained else "answer",
-            "citations": cits}
+    return {"id": uuid.uuid4().hex, "question": question, "answer": result.text,
+            "kind": "declined" if result.abstained else "answer", "citations": cits}
 
 
 def _messages(turns: list[dict], partial: str | None = None, pending_question: str | None = None) -> list[dict]:
@@ -376,8 +377,8 @@ def build_app(cp) -> gr.Blocks:
         if not turns or k >= len(turns) or turns[k]["kind"] == "error" or evt.liked not in (True, False):
             return gr.skip(), None
         t = turns[k]
-        record = {"id": uuid.uuid4().hex, "timestamp": _now(), "question": t["question"], "answer": t["answer"],
-                  "abstained": t["kind"] == "declined",
+        record = {"id": t.get("id") or uuid.uuid4().hex, "timestamp": _now(), "question": t["question"],
+                  "answer": t["answer"], "abstained": t["kind"] == "declined",
                   "citations": [{key: c.get(key) for key in ("n", "source", "title", "page", "section", "text",
                                                              "score")} for c in t["citations"]],
                   "rating": "up" if evt.liked else "down", "comment": ""}
@@ -429,6 +430,9 @@ def build_app(cp) -> gr.Blocks:
         for p in paths:
             src = Path(p)
             dest = uploads / src.name
+            if any(dest == d for d, _ in placed):  # two files of one name: the later one wins
+                shutil.copyfile(src, dest)
+                continue
             backup = None
             if dest.exists():
                 backup = dest.with_name(f".{dest.name}.{uuid.uuid4().hex[:8]}.bak")
@@ -623,7 +627,9 @@ def theme() -> gr.themes.Base:
     return gr.themes.Base(primary_hue="indigo", secondary_hue="slate", neutral_hue="slate",
                           radius_size="md", font=SYSTEM_SANS, font_mono=SYSTEM_MONO).set(
         body_background_fill="*neutral_50", block_border_width="1px", block_shadow="none",
-        button_primary_background_fill="*primary_600", button_primary_background_fill_hover="*primary_700")
+        button_primary_background_fill="*primary_600", button_primary_background_fill_hover="*primary_700",
+        button_cancel_background_fill="white", button_cancel_background_fill_hover="#fef2f2",
+        button_cancel_text_color="#b91c1c", button_cancel_border_color="#fecaca")
 
 
 CSS = """
@@ -676,10 +682,10 @@ details.cx-earlier > summary { cursor: pointer; font-size: .85rem; color: var(--
 .cx-outcome { margin-top: .3rem; }
 .cx-summary { font-weight: 600; margin-bottom: .3rem; }
 .cx-table { width: 100%; border-collapse: collapse; font-size: .88rem; }
-.cx-outcome table.cx-table, .cx-outcome .cx-table td { border: none !important; }
-.cx-outcome .cx-table td { padding: .3rem .5rem; border-bottom: 1px solid var(--border-color-primary) !important;
+#cx-outcome table.cx-table, #cx-outcome .cx-table tr, #cx-outcome .cx-table td { border: none !important; }
+#cx-outcome .cx-table td { padding: .3rem .5rem; border-bottom: 1px solid var(--border-color-primary) !important;
   vertical-align: top; }
-#cx-table, #cx-table table, #cx-table td, #cx-table th { font-family: var(--font) !important; }
+#cx-table table, #cx-table table * { font-family: var(--font) !important; }
 #cx-remove-row { align-items: flex-end; }
 #cx-remove { align-self: flex-end; margin-bottom: 6px; }
 #cx-admin-bar { align-items: center; justify-content: space-between; }
@@ -730,6 +736,13 @@ def serve(cp, host: str = "127.0.0.1", port: int = 7860) -> None:
     """`cx-copilot serve`: refuse non-local hosts without an admin password, then serve until interrupted."""
     check_host(host)
     app = build_app(cp)
+    try:
+        launch(app, host, port, block=False, quiet=True)
+    except OSError as exc:
+        raise CopilotError(f"Cannot listen on {host}:{port} ({exc}). Is another copilot running? Stop it or "
+                           "choose another port with --port.") from exc
+    shown = f"[{host}]" if ":" in host else host
+    print(f"CX Copilot is running at http://{shown}:{port}/  (Ctrl+C to stop)", flush=True)
     if os.environ.get(ADMIN_ENV):
-        print("The Library tab asks for the admin password (COPILOT_ADMIN_PASSWORD).")
-    launch(app, host, port, block=True)
+        print("The Library tab asks for the admin password (COPILOT_ADMIN_PASSWORD).", flush=True)
+    app.block_thread()

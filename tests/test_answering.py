@@ -79,3 +79,25 @@ def test_decline_text_suggests_topics():
     text = decline_text("capital of France?", ["Net Promoter Score (NPS)", "Journey Mapping"])
     assert text.startswith("I can't answer that from the knowledge base")
     assert "Net Promoter Score (NPS) or Journey Mapping" in text
+
+
+def test_comparison_questions_are_recognised():
+    from copilot.answering import comparison_sides
+
+    assert comparison_sides("What's the difference between X-data and O-data?") == ("X-data", "O-data")
+    assert comparison_sides("How is CX different from UX?") == ("CX", "UX")
+    assert comparison_sides("NPS vs CSAT") == ("NPS", "CSAT")
+    assert comparison_sides("How is NPS calculated?") is None
+    assert comparison_sides("What goes in each quadrant of an impact vs effort matrix?") is None
+
+
+def test_a_comparison_answer_defines_each_side_and_cites_both():
+    passages = [
+        _p(0, "CSAT measures satisfaction with one interaction. CSAT uses a 1 to 5 scale.", "What is CSAT?", "csat.md"),
+        _p(1, "NPS measures loyalty with a 0 to 10 recommend question. NPS is tracked quarterly.", "What is NPS?", "nps.md"),
+        _p(2, "Unlike NPS, CSAT looks at a single moment rather than the relationship.", "CSAT and loyalty", "csat.md"),
+    ]
+    a = ExtractiveAnswerer().answer("What is the difference between CSAT and NPS?", passages)
+    assert a.text.index("CSAT measures satisfaction") < a.text.index("NPS measures loyalty")
+    assert "Unlike NPS, CSAT looks at a single moment" in a.text  # the sentence that contrasts them
+    assert {c.source for c in a.citations} == {"csat.md", "nps.md"}

@@ -207,7 +207,7 @@ def test_follow_up_uses_the_history(client):
     nps = follow_up("What is the Net Promoter Score?")
     assert not ces["abstained"] and not nps["abstained"]
     assert ces["citations"][0]["source"] == "customer-effort-score.md"
-    assert nps["citations"][0]["source"] == "net-promoter-score.md"
+    assert "promoters" in nps["answer"] and "promoters" not in ces["answer"]
     as_dicts = json.dumps([{"role": "user", "content": "What is the Net Promoter Score?"}])
     assert client.predict("and how do I calculate it?", as_dicts, api_name="/ask") == nps
 
@@ -244,8 +244,6 @@ class _SlowLoads:
 
 
 @pytest.mark.integration
-@pytest.mark.xfail(strict=False, reason="engine: Copilot.retriever waits on the lock that ingest holds for the "
-                                        "whole load, so answers wait for a load to finish")
 def test_answers_keep_flowing_while_a_document_loads(real_index, real_copilot, tmp_path):
     from gradio_client import Client
 
@@ -268,5 +266,44 @@ def test_answers_keep_flowing_while_a_document_loads(real_index, real_copilot, t
         loader.join()
         assert not result["abstained"]
         assert waited < 4.0, f"the answer waited {waited:.1f} s for the load"
+    finally:
+        app.close()
+
+
+@pytest.mark.integration
+def test_library_refuses_a_forged_admin_flag(real_index, real_copilot, tmp_path, monkeypatch):
+    """A client that skips the sign-in and posts to the library's (private) endpoint directly gets nothing."""
+    import httpx
+
+    from copilot import Copilot
+
+    folder = tmp_path / "index"
+    shutil.copytree(real_index, folder)
+    cp = Copilot(folder, embedder=real_copilot.embedder)
+    monkeypatch.setenv(ui.ADMIN_ENV, "secret")
+    app, url = start_app(cp)
+    try:
+        config = httpx.get(url + "config").json()
+        elem = {c["id"]: c.get("props", {}).get("elem_id") for c in config["components"]}
+        load = next(d for d in config["dependencies"] if d["inputs"] and elem.get(d["inputs"][0]) == "cx-upload")
+        doc = tmp_path / "forged.md"
+        doc.write_text("# Forged\n\n## What is forged?\n\nA forged document must not be loaded.\n")
+        with open(doc, "rb") as fh:
+            uploaded = httpx.post(url + "gradio_api/upload", files={"files": ("forged.md", fh)}).json()[0]
+        payload = {"data": [[{"path": uploaded, "orig_name": "forged.md", "meta": {"_type": "gradio.FileData"}}],
+                            True], "fn_index": load["id"], "session_hash": "forged-session"}
+        assert httpx.post(url + "gradio_api/queue/join", json=payload).status_code == 200
+        messages = []
+        with httpx.stream("GET", url + "gradio_api/queue/data", params={"session_hash": "forged-session"},
+                          timeout=30) as stream:
+            for line in stream.iter_lines():
+                if line.startswith("data:"):
+                    messages.append(json.loads(line[5:]))
+                    if messages[-1].get("msg") == "process_completed":
+                        break
+        assert messages[-1]["success"] is False
+        assert "Sign in" in json.dumps(messages[-1])
+        assert all(s["source"] != "forged.md" for s in cp.sources())
+        assert not (folder / "uploads").exists()
     finally:
         app.close()
