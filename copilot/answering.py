@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 
-from .text import STOPWORDS, jaccard, sentence_units, terms, words
+from .text import STOPWORDS, jaccard, sentence_blocks, sentence_units, terms, words
 
 
 @dataclass
@@ -258,11 +258,11 @@ class ExtractiveAnswerer(Answerer):
         for pi, p in enumerate(read):
             heading = set(terms(p.section))
             title = set(terms(p.title))
-            sents = [_Sentence(text, pi, j, item, set(terms(text)))
-                     for j, (text, item) in enumerate(sentence_units(p.text))]
-            for sent in sents:
-                sent.score = (0.55 * coverage(sent.terms) + (0.3 if sent.position == 0 else 0.15 if sent.position == 1 else 0.0)
-                              - (0.1 if len(sent.text.split()) > 55 else 0.0))
+            blocks = sentence_blocks(p.text)
+            sents = [_Sentence(text, pi, j, item, set(terms(text))) for j, (text, item, _) in enumerate(blocks)]
+            for sent, (_, _, opens) in zip(sents, blocks):
+                lead = 0.3 if sent.position == 0 else 0.15 if sent.position == 1 or (opens and not sent.is_item) else 0.0
+                sent.score = 0.55 * coverage(sent.terms) + lead - (0.1 if len(sent.text.split()) > 55 else 0.0)
             units.append(sents)
             best_sentence = max((x.score for x in sents), default=0.0)
             passage_value.append(p.score / top + s.heading_weight * coverage(heading) + s.sentence_weight * best_sentence

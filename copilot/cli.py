@@ -170,22 +170,34 @@ def cmd_serve(args) -> int:
 def cmd_eval(args) -> int:
     from .evaluation import evaluate, format_table
 
+    import tempfile
     from dataclasses import replace
 
-    from .evaluation import golden_files
+    from .evaluation import KINDS, golden_files, with_test_documents
 
     golden = golden_files()
     if args.limit:
         golden = {kind: items[: args.limit] for kind, items in golden.items()}
-    cp = _open(args)
-    cp.answer("warm-up")  # load the model before timing
-    report = evaluate(cp, golden, label=args.backend or "hybrid", answerer=_answerer(args))
-    rows = [report.metrics()]
-    if args.ablation:  # the same questions with each retriever alone and with plain reciprocal rank fusion
-        for method in ("dense", "bm25", "rrf"):
-            cp.retriever.settings = replace(cp.retrieval, method=method)
-            rows.append(evaluate(cp, golden, label=method).metrics())
-        cp.retriever.settings = cp.retrieval
+    with tempfile.TemporaryDirectory(prefix="cx-eval-") as tmp:
+        # the user's index stays untouched: the test documents go into a copy of it
+        cp = with_test_documents(_open(args), Path(tmp) / "index")
+        cp.answer("warm-up")  # load the model before timing
+        rows = []
+        if args.all_backends:
+            from .llm import configured_backends
+
+            backends = configured_backends()
+        else:
+            backends = [args.backend]
+        for backend in backends:
+            args.backend = backend
+            report = evaluate(cp, golden, label=backend or "hybrid", kinds=KINDS, answerer=_answerer(args))
+            rows.append(report.metrics())
+        if args.ablation:  # the same questions with each retriever alone and with plain reciprocal rank fusion
+            for method in ("dense", "bm25", "rrf"):
+                cp.retriever.settings = replace(cp.retrieval, method=method)
+                rows.append(evaluate(cp, golden, label=method, kinds=KINDS).metrics())
+            cp.retriever.settings = cp.retrieval
     print(format_table(rows))
     if args.output:
         Path(args.output).write_text(json.dumps({"metrics": rows, "failures": [j.__dict__ for j in report.failures()]},
@@ -236,6 +248,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", help="write metrics and failures as JSON here")
     p.add_argument("--ablation", action="store_true", help="also score dense-only, BM25-only and RRF retrieval")
     p.add_argument("--limit", type=int, help="only the first N items of each kind (a quick smoke run)")
+    p.add_argument("--all-backends", action="store_true",
+                   help="score every configured answer backend (extractive plus each configured LLM)")
     p.set_defaults(func=cmd_eval)
     return parser
 

@@ -367,9 +367,7 @@ def _load_pdf(path: Path, data: bytes) -> Document:
         sections: list[Section] = []
         for number, page in enumerate(reader.pages, start=1):
             text = page.extract_text() or ""
-            text = _tidy_pdf_text(text)
-            if text:
-                sections.append(Section(text, (), number))
+            sections.extend(_pdf_sections(_tidy_pdf_text(text), number))
         info = reader.metadata or {}
         meta_title = (info.get("/Title") or "").strip() if hasattr(info, "get") else ""
     except LoadError:
@@ -381,23 +379,54 @@ def _load_pdf(path: Path, data: bytes) -> Document:
         raise LoadError(path, f"the PDF is damaged or truncated ({type(exc).__name__})") from exc
     if not sections:
         raise LoadError(path, f"no extractable text in its {n_pages} page(s) (a scanned PDF needs OCR first)")
-    first_line = sections[0].text.strip().split("\n", 1)[0].strip()
+    first_line = (sections[0].headings or (sections[0].text.strip().split("\n", 1)[0].strip(),))[0]
     title = meta_title or (first_line if 0 < len(first_line) <= 100 else _title_from_name(path))
     return Document(path.name, str(path), "pdf", title, sections, pages=n_pages)
 
 
 def _tidy_pdf_text(text: str) -> str:
+    """Rejoin lines that a PDF wrapped; a line that ends well short of the page's usual width ends its
+    paragraph (so headings and paragraph ends survive even when the PDF has no blank lines)."""
     text = re.sub(r"-\n(?=[a-z])", "", text)  # words hyphenated across lines
     lines = [line.strip() for line in text.splitlines()]
+    full = sorted((len(x) for x in lines if x), reverse=True)
+    width = full[len(full) // 10] if full else 0  # a typical full line, ignoring the odd long one
     out: list[str] = []
+    prev_full = False
     for line in lines:
         if not line:
             out.append("")
-        elif out and out[-1] and not out[-1].endswith((".", ":", "?", "!")) and not re.match(r"([-•*]|\d+[.)])\s", line):
+            prev_full = False
+            continue
+        item = bool(re.match(r"([-•*]|\d+[.)])\s", line))
+        if out and out[-1] and prev_full and not item:
             out[-1] += " " + line
         else:
+            if out and out[-1]:
+                out.append("")
             out.append(line)
-    return "\n".join(out).strip()
+        prev_full = len(line) >= 0.75 * width and not line.endswith((":",))
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(out)).strip()
+
+
+def _pdf_sections(text: str, page: int) -> list[Section]:
+    """A page's paragraphs grouped under the short title-like lines (headings) found on it."""
+    sections: list[Section] = []
+    heading: tuple[str, ...] = ()
+    buf: list[str] = []
+    for para in [p.strip() for p in text.split("\n\n") if p.strip()]:
+        looks_heading = (len(para) <= 80 and len(para.split()) <= 12 and "\n" not in para
+                         and not para.endswith((".", ",", ";", "?", "!")) and para[:1].isupper())
+        if looks_heading:
+            if buf:
+                sections.append(Section("\n\n".join(buf), heading, page))
+                buf = []
+            heading = (para,)
+        else:
+            buf.append(para)
+    if buf:
+        sections.append(Section("\n\n".join(buf), heading, page))
+    return sections
 
 
 def _title_from_name(path: Path) -> str:

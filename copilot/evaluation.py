@@ -4,7 +4,9 @@ Golden files (JSON Lines) live in `tests/golden/`:
 - questions: {"id", "question", "facts": [...], "sources": [...]}: the answer must contain every fact and
   a cited passage must hold it (a fact may be a list of alternative phrasings);
 - off-topic: {"id", "question"}: must be declined;
-- conversations: {"id", "turns": [q1, q2, ...], "facts", "sources"}: judged on the last turn.
+- conversations: {"id", "turns": [q1, q2, ...], "facts", "sources"}: judged on the last turn;
+- documents (`documents.jsonl`): questions about the test documents in `tests/golden/docs/` (PDF, HTML and
+  text, not part of the corpus), asked of a copy of the index with those documents loaded.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from .answering import Answer
 from .config import PROJECT_DIR
 
 GOLDEN_DIR = PROJECT_DIR / "tests" / "golden"
+DOCS_DIR = GOLDEN_DIR / "docs"
+KINDS = ("question", "offtopic", "conversation", "document")
 
 
 def normalise(text: str) -> str:
@@ -84,10 +88,13 @@ def load_jsonl(path: Path) -> list[dict]:
 
 
 def golden_files(folder: Path = GOLDEN_DIR) -> dict[str, list[dict]]:
-    out: dict[str, list[dict]] = {"question": [], "offtopic": [], "conversation": []}
+    out: dict[str, list[dict]] = {kind: [] for kind in KINDS}
     for path in sorted(folder.glob("*.jsonl")):
         for item in load_jsonl(path):
-            kind = "offtopic" if "facts" not in item else ("conversation" if "turns" in item else "question")
+            if path.stem == "documents":
+                kind = "document"
+            else:
+                kind = "offtopic" if "facts" not in item else ("conversation" if "turns" in item else "question")
             out[kind].append(item)
     return out
 
@@ -101,7 +108,7 @@ class Report:
         return [j for j in self.judgements if j.kind == kind]
 
     def metrics(self, k: int = 5) -> dict:
-        answerable = self.of("question") + self.of("conversation")
+        answerable = self.of("question") + self.of("conversation") + self.of("document")
         off = self.of("offtopic")
         ms = [j.ms for j in self.judgements]
         out = {"label": self.label, "questions": len(answerable), "offtopic": len(off)}
@@ -129,9 +136,25 @@ class Report:
                 (j.kind != "offtopic" and not j.supported)]
 
 
+def with_test_documents(copilot, folder: Path):
+    """A copy of `copilot`'s index in `folder` with the golden test documents loaded (for the "document" kind)."""
+    import shutil
+
+    from .core import Copilot
+
+    shutil.copytree(copilot.index_dir, folder)
+    copy = Copilot(folder, embedder=copilot.embedder, retrieval=copilot.retrieval, answerer=copilot.answerer,
+                   chunking=copilot.chunking, corpus=False)
+    report = copy.ingest([DOCS_DIR])
+    if report.failed:
+        raise RuntimeError("test documents failed to load: " + "; ".join(f.line() for f in report.failed))
+    return copy
+
+
 def evaluate(copilot, golden: dict[str, list[dict]] | None = None, label: str = "",
              kinds: Iterable[str] = ("question", "offtopic", "conversation"), answerer=None) -> Report:
-    """Run every golden item through `copilot` and judge it."""
+    """Run every golden item of the given kinds through `copilot` and judge it. The "document" kind needs a
+    copilot with the test documents loaded (`with_test_documents`)."""
     golden = golden or golden_files()
     report = Report(label=label)
     for kind in kinds:

@@ -13,6 +13,7 @@ import numpy as np
 from .embeddings import Embedder
 from .lexical import LexicalIndex
 from .store import StoredChunk, VectorStore
+from .text import terms
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,7 @@ class RetrievalSettings:
     candidates: int = 30  # from each retriever before fusion
     top_k: int = 5  # passages handed to the answerer
     source_decay: float = 0.8  # each further passage from one source is worth this much less
+    heading_weight: float = 0.05  # bonus for a section heading that names the question's terms
     min_dense: float = 0.36  # below this best cosine similarity the question is out of scope ...
     min_fused: float = 0.30  # ... or below this fused score
 
@@ -177,6 +179,14 @@ class Retriever:
             return []
         ranked_ids = sorted(fused, key=fused.get, reverse=True)[: s.candidates]
         chunks = {c.id: c for c in self.store.get(ranked_ids)}
+        if s.heading_weight and s.method not in {"dense", "bm25", "rrf"}:
+            q_terms = {t: self.lexical.idf(t) for t in terms(expanded)}
+            total = sum(q_terms.values()) or 1.0
+            for i in ranked_ids:
+                if i in chunks:
+                    head = set(terms(chunks[i].metadata.get("section", "")))
+                    fused[i] += s.heading_weight * sum(w for t, w in q_terms.items() if t in head) / total
+            ranked_ids = sorted(ranked_ids, key=fused.get, reverse=True)
         ranked = [(i, fused[i], chunks[i].metadata.get("source", "")) for i in ranked_ids if i in chunks]
         chosen = diversify(ranked, s.top_k, s.source_decay)
         return [Hit(i, score, dense.get(i, 0.0), lexical.get(i, 0.0), chunks[i]) for i, score in chosen]

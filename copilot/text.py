@@ -72,7 +72,12 @@ def split_sentences(text: str) -> list[str]:
 
 def sentence_units(text: str) -> list[tuple[str, bool]]:
     """Sentences with a flag saying whether each one is (part of) a list item."""
-    units: list[tuple[str, bool]] = []
+    return [(sentence, item) for sentence, item, _ in sentence_blocks(text)]
+
+
+def sentence_blocks(text: str) -> list[tuple[str, bool, bool]]:
+    """Sentences with two flags: part of a list item; first sentence of its paragraph."""
+    units: list[tuple[str, bool, bool]] = []
     for block in re.split(r"\n\s*\n|\n(?=\s*(?:[-*+•]|\d+[.)])\s)", text):
         block = " ".join(block.split())
         if not block:
@@ -80,10 +85,12 @@ def sentence_units(text: str) -> list[tuple[str, bool]]:
         is_item = bool(re.match(r"^(?:[-*+•]|\d+[.)])\s+", block))
         block = re.sub(r"^(?:[-*+•]|\d+[.)])\s+", "", block)
         protected = _ABBREV_RE.sub(lambda m: m.group(0).replace(".", "\x00"), block)
+        first = True
         for part in _SPLIT_RE.split(protected):
             part = part.replace("\x00", ".").strip()
             if part:
-                units.append((part, is_item))
+                units.append((part, is_item, first))
+                first = False
     return units
 
 
