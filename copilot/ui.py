@@ -9,7 +9,14 @@ here before it reaches any component that renders HTML or Markdown, and the chat
 
 Feedback (👍/👎 with an optional comment) is appended as JSON lines to `<index>/feedback.jsonl`: a line each time
 an answer is rated and one more when a comment is added. Lines about the same answer share its `id`; the last
-one is the current rating. Fields: id, timestamp, question, answer, abstained, citations, rating (up/down), comment.
+one is the current rating. Fields: id, timestamp, question, answer, abstained, citations, rating (up/down), comment,
+backend (which answerer produced it, e.g. "openai" or "extractive (fallback from openai)").
+
+Answer backends (copilot/llm.py): when the environment configures more than one, the chat shows an "Answer with"
+control (default: COPILOT_BACKEND) and the `/ask` endpoint takes an optional third argument, `backend`. Each
+backend's answerer is made once and shared by every session. LLM answers stream token by token; the final,
+grounded answer then replaces the streamed text, with the backend that answered and any notes (a fallback,
+dropped sentences) shown small under it.
 
 Uploaded files are copied to `<index>/uploads/` before they are loaded, so `cx-copilot rebuild` can find them
 again; removing such a source deletes its copy.
@@ -36,7 +43,8 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 import gradio as gr  # noqa: E402
 
-from .answering import Answer  # noqa: E402
+from . import llm  # noqa: E402
+from .answering import Answer, Answerer  # noqa: E402
 from .errors import CopilotError  # noqa: E402
 
 ADMIN_ENV = "COPILOT_ADMIN_PASSWORD"
@@ -110,6 +118,25 @@ def render_answer(text: str, turn: int, cited: Iterable[int] = (), abstained: bo
         return ('<div class="cx-declined"><div class="cx-declined-label">Not in the knowledge base</div>'
                 f"{body}</div>")
     return body
+
+
+def render_meta(backend: str = "", notes: Iterable[str] = (), show_backend: bool = True) -> str:
+    """The small print under an answer: notes (why a backend fell back, what was dropped) and which backend
+    answered ("answered by openai", "extractive (fallback from openai)"). Empty when there is nothing to say."""
+    parts = [f'<div class="cx-answer-note">{md_text(" ".join(str(n).split()))}</div>' for n in notes or [] if n]
+    backend = " ".join((backend or "").split())
+    if show_backend and backend:
+        label = backend if "fallback" in backend else f"answered by {backend}"
+        parts.append(f'<div class="cx-answer-backend">{md_text(label)}</div>')
+    return f'<div class="cx-answer-meta">{"".join(parts)}</div>' if parts else ""
+
+
+def backend_label(name: str, answerer=None) -> str:
+    """A backend as the "Answer with" control names it: the backend and its model."""
+    if name == "extractive":
+        return "extractive (no model)"
+    model = getattr(answerer, "model", "") or ""
+    return f"{name} · {model}" if model else name
 
 
 def render_error(message: str) -> str:
@@ -278,14 +305,19 @@ def _now() -> str:
 
 # ---------------------------------------------------------------- the app
 
-def _turn_from(question: str, result: Answer) -> dict:
+def _turn_from(question: str, result: Answer, show_backend: bool = False) -> dict:
+    """A chat turn from an Answer. The backend is shown when there was a choice of backends or it is not the
+    plain extractive one; notes are always shown."""
     cits = []
     for c in result.citations:
         d = c.to_dict()
         d["sentences"] = list(c.sentences)
         cits.append(d)
+    backend = result.backend or ""
     return {"id": uuid.uuid4().hex, "question": question, "answer": result.text,
-            "kind": "declined" if result.abstained else "answer", "citations": cits}
+            "kind": "declined" if result.abstained else "answer", "citations": cits, "backend": backend,
+            "notes": [str(n) for n in result.notes or []],
+            "show_backend": bool(backend) and (show_backend or backend != "extractive")}
 
 
 def _messages(turns: list[dict], partial: str | None = None, pending_question: str | None = None) -> list[dict]:
@@ -296,6 +328,10 @@ def _messages(turns: list[dict], partial: str | None = None, pending_question: s
             content = render_error(t["answer"])
         else:
             content = render_answer(t["answer"], k, [c["n"] for c in t["citations"]], t["kind"] == "declined")
+            meta = render_meta(t.get("backend", ""), t.get("notes", ()),
+                               t.get("show_backend", False) and t["kind"] != "declined")
+            if meta:
+                content = f"{content}\n\n{meta}"
         msgs.append({"role": "assistant", "content": content})
     if pending_question is not None:
         msgs.append({"role": "user", "content": md_text(pending_question)})
@@ -326,6 +362,33 @@ def build_app(cp) -> gr.Blocks:
     feedback_path = Path(cp.index_dir) / "feedback.jsonl"
     uploads = Path(cp.index_dir) / "uploads"
 
+    # ------------------------------------------------ answer backends
+    backends = llm.configured_backends()
+    default_backend = llm.default_backend()
+    choose_backend = len(backends) > 1
+    answerers: dict[str, Answerer] = {}
+    answerers_lock = threading.Lock()
+
+    def answerer_for(name) -> Answerer | None:
+        """The answerer for a backend name ("" for the default); None means the copilot's own answerer (the only
+        backend, or the chosen one when the copilot was made with it). Raises CopilotError for a backend that is
+        not configured here."""
+        key = llm.normalise_backend(name) if str(name or "").strip() else default_backend
+        if key not in backends:
+            raise CopilotError(f"The {key} backend is not configured here: choose one of {', '.join(backends)}.")
+        if not choose_backend or getattr(getattr(cp, "answerer", None), "name", None) == key:
+            return None
+        with answerers_lock:
+            if key not in answerers:
+                answerers[key] = llm.make_answerer(key)  # contacts nothing until the first question
+            return answerers[key]
+
+    def choice_label(name: str) -> str:
+        try:
+            return backend_label(name, answerer_for(name) or getattr(cp, "answerer", None))
+        except Exception:  # noqa: BLE001 - a label is a nicety; asking with it will explain the problem
+            return name
+
     def topics() -> list[str]:
         try:
             return cp.example_topics()
@@ -333,7 +396,7 @@ def build_app(cp) -> gr.Blocks:
             return []
 
     # ------------------------------------------------ chat handlers
-    def respond(question, turns):
+    def respond(question, turns, backend=""):
         question = (question or "").strip()
         turns = list(turns or [])
         if not question:
@@ -345,7 +408,8 @@ def build_app(cp) -> gr.Blocks:
         result = None
         last = time.monotonic()
         try:
-            for item in cp.stream(question, _history(turns)):
+            answerer = answerer_for(backend)
+            for item in cp.stream(question, _history(turns), answerer=answerer):
                 if isinstance(item, Answer):
                     result = item
                     continue
@@ -359,7 +423,7 @@ def build_app(cp) -> gr.Blocks:
             turn = {"question": question, "answer": f"The copilot failed to answer ({type(exc).__name__}: {exc}).",
                     "kind": "error", "citations": []}
         else:
-            turn = _turn_from(question, result) if result is not None else {
+            turn = _turn_from(question, result, choose_backend) if result is not None else {
                 "question": question, "answer": "No answer was produced.", "kind": "error", "citations": []}
         turns = turns + [turn]
         yield "", _messages(turns), turns, render_sources(turns, topics()), hide
@@ -381,7 +445,7 @@ def build_app(cp) -> gr.Blocks:
                   "answer": t["answer"], "abstained": t["kind"] == "declined",
                   "citations": [{key: c.get(key) for key in ("n", "source", "title", "page", "section", "text",
                                                              "score")} for c in t["citations"]],
-                  "rating": "up" if evt.liked else "down", "comment": ""}
+                  "rating": "up" if evt.liked else "down", "comment": "", "backend": t.get("backend", "")}
         save_feedback(feedback_path, record)
         return gr.update(visible=True), record
 
@@ -517,6 +581,14 @@ def build_app(cp) -> gr.Blocks:
                             ask_btn = gr.Button("Ask", variant="primary", scale=1, min_width=80, elem_id="cx-ask")
                             new_btn = gr.Button("New chat", variant="secondary", scale=1, min_width=100,
                                                 elem_id="cx-new")
+                        if choose_backend:
+                            with gr.Row(elem_id="cx-settings"):
+                                backend_choice = gr.Dropdown(
+                                    choices=[(choice_label(b), b) for b in backends], value=default_backend,
+                                    label="Answer with", elem_id="cx-backend", scale=0, min_width=240,
+                                    filterable=False, allow_custom_value=False, interactive=True)
+                        else:
+                            backend_choice = gr.State("")
                     with gr.Column(scale=2, min_width=320):
                         sources_panel = gr.HTML(_EMPTY_PANEL, elem_id="cx-sources", js_on_load=None)
             with gr.Tab("Library", id="library", elem_id="cx-library-tab"):
@@ -551,7 +623,7 @@ def build_app(cp) -> gr.Blocks:
                                                elem_id="cx-remove")
                     remove_msg = gr.HTML("", elem_id="cx-remove-msg", js_on_load=None)
 
-        chat_io = dict(inputs=[question, turns], outputs=[question, chatbot, turns, sources_panel, feedback_box],
+        chat_io = dict(inputs=[question, turns, backend_choice], outputs=[question, chatbot, turns, sources_panel, feedback_box],
                        concurrency_limit=CHAT_CONCURRENCY, concurrency_id="chat", api_visibility="private",
                        show_progress="hidden")
         question.submit(respond, **chat_io)
@@ -588,15 +660,16 @@ def build_app(cp) -> gr.Blocks:
         table.select(pick_row, None, to_remove, api_visibility="private", queue=False)
         app.load(on_load, [admin], [table, to_remove, header], api_visibility="private", queue=False)
 
-        def ask(question: str, history_json: str = "") -> dict:
+        def ask(question: str, history_json: str = "", backend: str = "") -> dict:
             """Answer a question from the knowledge base, citing passages (same shape as `ask --json`).
-            history_json: optional JSON list of earlier turns, [[role, text], ...]."""
+            history_json: optional JSON list of earlier turns, [[role, text], ...].
+            backend: optional answer backend (one of those the server configures; default: its default)."""
             try:
                 history = parse_history(history_json)
             except ValueError as exc:
                 raise gr.Error(f"history_json is not valid: {exc}") from exc
             try:
-                return cp.answer(question, history).to_dict()
+                return cp.answer(question, history, answerer=answerer_for(backend)).to_dict()
             except CopilotError as exc:
                 raise gr.Error(str(exc)) from exc
 
@@ -652,6 +725,11 @@ footer { opacity: .6; }
 .cx-declined-label { font-style: normal; font-size: .72rem; font-weight: 700; letter-spacing: .06em;
   text-transform: uppercase; color: var(--neutral-500); margin-bottom: .2rem; }
 .cx-thinking { color: var(--body-text-color-subdued); font-style: italic; }
+.cx-answer-meta { margin-top: .5rem; font-size: .76rem; line-height: 1.4; color: var(--body-text-color-subdued); }
+.cx-answer-note { border-left: 2px solid var(--neutral-300); padding: .05rem 0 .05rem .5rem; margin-bottom: .25rem; }
+.cx-answer-backend { opacity: .85; }
+#cx-settings { justify-content: flex-end; }
+#cx-backend { max-width: 340px; }
 #cx-sources { max-height: 680px; overflow-y: auto; }
 .cx-sources { padding: .25rem .1rem; }
 .cx-panel-title { font-weight: 700; font-size: 1rem; margin-bottom: .35rem; }

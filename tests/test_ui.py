@@ -6,8 +6,10 @@ import json
 import os
 import shutil
 import socket
+import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -17,6 +19,9 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 from copilot import ui  # noqa: E402
 from copilot.errors import CopilotError  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from fake_llm_server import FakeLLMServer, number_of  # noqa: E402
 
 EVIL = "<script>window.cxPwned=1</script><img src=x onerror=\"window.cxPwned=2\"> [x](javascript:alert(1)) *b*"
 
@@ -104,6 +109,16 @@ def test_outcomes_are_escaped_per_file():
     out = ui.render_outcomes(report)
     assert "1 added, 1 failed" in out and "3 chunks" in out
     assert "<img" not in out and "<script" not in out
+
+
+def test_answer_meta_shows_notes_and_backend_escaped():
+    out = ui.render_meta("extractive (fallback from openai)",
+                         ["Could not reach http://127.0.0.1:9/v1: start the server <b>now</b>."])
+    assert out.startswith('<div class="cx-answer-meta">') and 'class="cx-answer-note"' in out
+    assert "Could not reach" in out and "<b>" not in out and "://" not in out
+    assert "extractive (fallback from openai)" in out and "answered by" not in out
+    assert "answered by openai" in ui.render_meta("openai")
+    assert ui.render_meta("openai", show_backend=False) == "" and ui.render_meta("", []) == ""
 
 
 def test_parse_history_accepts_pairs_and_dicts():
@@ -307,3 +322,134 @@ def test_library_refuses_a_forged_admin_flag(real_index, real_copilot, tmp_path,
         assert not (folder / "uploads").exists()
     finally:
         app.close()
+
+
+# ---------------------------------------------------------------- answer backends (the fake OpenAI-compatible server)
+
+LLM_ENV = ("COPILOT_BACKEND", "COPILOT_OPENAI_BASE_URL", "COPILOT_OPENAI_MODEL", "COPILOT_OPENAI_API_KEY",
+           "OPENAI_API_KEY", "OPENAI_BASE_URL", "COPILOT_OLLAMA_URL", "COPILOT_OLLAMA_MODEL", "OLLAMA_HOST",
+           "COPILOT_LLAMACPP_MODEL", "COPILOT_LLAMACPP_CTX", "COPILOT_LLM_TIMEOUT")
+NPS_QUESTION = "How is NPS calculated?"
+GOOD = ("NPS is calculated by subtracting the percentage of detractors from the percentage of promoters [{n}]. "
+        "Promoters answer 9 or 10 and detractors answer 0 to 6 [{n}].")
+
+
+def good_reply(body: dict) -> str:
+    return GOOD.format(n=number_of(body, "nps.md", "How is NPS calculated?"))
+
+
+@pytest.fixture
+def llm_env(monkeypatch):
+    """No LLM backend configured, whatever the environment says; loopback never goes through a proxy."""
+    for name in LLM_ENV:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+    return monkeypatch
+
+
+@pytest.fixture
+def llm_server(llm_env):
+    """The fake OpenAI-compatible server, configured as the `openai` backend (so two backends are configured)."""
+    with FakeLLMServer(reply=good_reply) as server:
+        llm_env.setenv("COPILOT_OPENAI_BASE_URL", server.openai_url)
+        llm_env.setenv("COPILOT_OPENAI_MODEL", "fake-model")
+        yield server
+        assert not server.errors, f"the reply script failed: {server.errors}"
+
+
+def elements(app) -> dict:
+    return {b.elem_id: b for b in app.blocks.values() if getattr(b, "elem_id", None)}
+
+
+def chat_handler(app):
+    return next(f.fn for f in app.fns.values() if getattr(f.fn, "__name__", "") == "respond")
+
+
+def chat(app, question, backend):
+    """Every update the chat handler sends for a question, as (messages, turns) (None where it skips)."""
+    out = []
+    for update in chat_handler(app)(question, [], backend):
+        msgs, turns = update[1], update[2]
+        out.append((msgs if isinstance(msgs, list) else None, turns if isinstance(turns, list) else None))
+    return out
+
+
+def test_no_backend_control_with_only_the_extractive_backend(fake_copilot, llm_env):
+    app = ui.build_app(fake_copilot)
+    assert "cx-backend" not in elements(app)
+    [(msgs, turns)] = chat(app, NPS_QUESTION, "")[-1:]
+    assert turns[-1]["backend"] == "extractive" and "answered by" not in msgs[-1]["content"]
+    assert "cx-answer-meta" not in msgs[-1]["content"]
+
+
+def test_backend_control_offers_each_configured_backend(fake_copilot, llm_env):
+    llm_env.setenv("COPILOT_OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    llm_env.setenv("COPILOT_OPENAI_MODEL", "fake-model")
+    control = elements(ui.build_app(fake_copilot))["cx-backend"]
+    assert control.label == "Answer with" and control.value == "extractive"
+    assert [tuple(c) for c in control.choices] == [("extractive (no model)", "extractive"),
+                                                    ("openai · fake-model", "openai")]
+    llm_env.setenv("COPILOT_BACKEND", "openai")
+    assert elements(ui.build_app(fake_copilot))["cx-backend"].value == "openai"
+
+
+@pytest.mark.integration
+def test_ask_endpoint_answers_with_the_chosen_backend(fake_copilot, llm_server):
+    from gradio_client import Client
+    from gradio_client.exceptions import AppError
+
+    app, url = start_app(fake_copilot)
+    try:
+        client = Client(url, verbose=False)
+        result = client.predict(NPS_QUESTION, "", "openai", api_name="/ask")
+        assert set(result) == {"answer", "abstained", "citations"}  # the contract is unchanged
+        assert result["answer"] == GOOD.format(n=1)  # the scripted model's words, not the extractive answer's
+        assert [c["source"] for c in result["citations"]] == ["nps.md"]
+        assert len(llm_server.chat_requests()) == 1
+        # the 1- and 2-argument calls keep working, with the default (extractive) backend: no model call
+        extractive = client.predict(NPS_QUESTION, api_name="/ask")
+        assert extractive == client.predict(NPS_QUESTION, "", api_name="/ask")
+        assert extractive["answer"] != result["answer"] and "passives" in extractive["answer"]
+        assert len(llm_server.chat_requests()) == 1
+        with pytest.raises(AppError, match="not configured"):
+            client.predict(NPS_QUESTION, "", "ollama", api_name="/ask")
+        with pytest.raises(AppError, match="Unknown answer backend"):
+            client.predict(NPS_QUESTION, "", "gpt-9", api_name="/ask")
+    finally:
+        app.close()
+
+
+@pytest.mark.integration
+def test_chat_streams_the_model_then_shows_the_grounded_answer(fake_copilot, llm_server):
+    llm_server.chunk_delay = 0.02
+    app = ui.build_app(fake_copilot)
+    updates = chat(app, NPS_QUESTION, "openai")
+    partials = [msgs[-1]["content"] for msgs, turns in updates[1:-1] if msgs is not None]
+    assert len(partials) >= 2, "the answer should appear piece by piece"
+    assert all("cx-cite" not in p for p in partials)
+    assert len({len(p) for p in partials}) == len(partials)  # growing
+    msgs, turns = updates[-1]
+    final = msgs[-1]["content"]
+    assert turns[-1]["backend"] == "openai" and turns[-1]["answer"] == GOOD.format(n=1)
+    assert final.count('class="cx-cite"') == 2 and "answered by openai" in final
+    assert len(llm_server.chat_requests()) == 1
+    # the answerer is made once per backend and reused
+    chat(app, "What is NPS?", "openai")
+    assert len(llm_server.chat_requests()) == 2
+
+
+@pytest.mark.integration
+def test_chat_shows_the_fallback_note_when_the_endpoint_is_unreachable(fake_copilot, llm_env):
+    url = f"http://127.0.0.1:{free_port()}/v1"
+    llm_env.setenv("COPILOT_OPENAI_BASE_URL", url)
+    app = ui.build_app(fake_copilot)
+    msgs, turns = chat(app, NPS_QUESTION, "openai")[-1]
+    turn = turns[-1]
+    assert turn["kind"] == "answer" and turn["backend"] == "extractive (fallback from openai)"
+    assert turn["notes"] == [f"Could not reach {url}: start the server or set COPILOT_OPENAI_BASE_URL."]
+    final = msgs[-1]["content"]
+    assert "percentage of detractors" in final and 'class="cx-cite"' in final  # the extractive answer
+    note = final[final.index('<div class="cx-answer-note">'):]
+    assert "Could not reach" in note and "COPILOT&#95;OPENAI&#95;BASE&#95;URL" in note
+    assert "extractive (fallback from openai)" in note
