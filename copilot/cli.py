@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -162,18 +163,18 @@ def cmd_serve(args) -> int:
     from .ui import check_host, serve
 
     check_host(args.host)  # refuse a public address without an admin password before building anything
+    if args.backend:  # the web app's default backend (it offers a choice when several are configured)
+        os.environ["COPILOT_BACKEND"] = args.backend
     cp = _open(args)
     serve(cp, host=args.host, port=args.port)
     return 0
 
 
 def cmd_eval(args) -> int:
-    from .evaluation import evaluate, format_table
-
     import tempfile
     from dataclasses import replace
 
-    from .evaluation import KINDS, golden_files, with_test_documents
+    from .evaluation import KINDS, evaluate, format_table, golden_files, with_test_documents
 
     golden = golden_files()
     if args.limit:
