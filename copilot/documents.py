@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import io
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
@@ -99,6 +100,42 @@ def decode_text(path: Path, data: bytes) -> str:
     return text
 
 
+# ---------------------------------------------------------------- headings to sections
+
+class _Outline:
+    """Builds sections from a stream of headings (with levels) and body text. The first level-1 heading,
+    met before any text, is the document's title rather than part of the heading path."""
+
+    def __init__(self, body: Callable[[list[str]], str]):
+        self.body = body  # joins the buffered pieces of one section into its text
+        self.title: str | None = None
+        self.sections: list[Section] = []
+        self.stack: list[tuple[int, str]] = []
+        self.buf: list[str] = []
+
+    def flush(self) -> None:
+        text = self.body(self.buf).strip() if self.buf else ""
+        if text:
+            self.sections.append(Section(text, tuple(h for _, h in self.stack)))
+        self.buf = []
+
+    def heading(self, level: int, text: str) -> None:
+        self.flush()
+        if level == 1 and self.title is None and not self.sections and not self.stack:
+            self.title = text
+            return
+        while self.stack and self.stack[-1][0] >= level:
+            self.stack.pop()
+        self.stack.append((level, text))
+
+    def text(self, piece: str) -> None:
+        self.buf.append(piece)
+
+    def result(self) -> tuple[str | None, list[Section]]:
+        self.flush()
+        return self.title, self.sections
+
+
 # ---------------------------------------------------------------- markdown
 
 _FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*(?:\n|\Z)", re.S)
@@ -107,36 +144,18 @@ _HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 
 def split_markdown(text: str) -> tuple[str | None, list[Section]]:
     """Markdown body to (title, sections); the heading path excludes the `#` title."""
-    title = None
-    sections: list[Section] = []
-    stack: list[tuple[int, str]] = []
-    buf: list[str] = []
+    outline = _Outline(lambda lines: clean_markdown("\n".join(lines)))
     in_code = False
-
-    def flush():
-        body = clean_markdown("\n".join(buf)).strip()
-        if body:
-            sections.append(Section(body, tuple(h for _, h in stack)))
-        buf.clear()
-
     for line in text.splitlines():
         if line.strip().startswith("```"):
             in_code = not in_code
             continue
         m = None if in_code else _HEADING.match(line)
         if m:
-            flush()
-            level, heading = len(m.group(1)), clean_markdown(m.group(2)).strip()
-            if level == 1 and title is None and not sections and not stack:
-                title = heading
-                continue
-            while stack and stack[-1][0] >= level:
-                stack.pop()
-            stack.append((level, heading))
+            outline.heading(len(m.group(1)), clean_markdown(m.group(2)).strip())
         else:
-            buf.append(line)
-    flush()
-    return title, sections
+            outline.text(line)
+    return outline.result()
 
 
 def _load_markdown(path: Path, data: bytes) -> Document:
@@ -303,32 +322,14 @@ def html_to_sections(html: str) -> tuple[str, list[Section]]:
     parser.feed(html)
     parser.close()
     page_title, blocks = parser.result()
-    title = page_title
-    sections: list[Section] = []
-    stack: list[tuple[int, str]] = []
-    buf: list[str] = []
-
-    def flush():
-        if buf:
-            sections.append(Section("\n\n".join(buf), tuple(h for _, h in stack)))
-            buf.clear()
-
+    outline = _Outline("\n\n".join)
     for kind, text in blocks:
         if kind.startswith("h"):
-            flush()
-            level = int(kind[1])
-            if level == 1 and not title:
-                title = text
-            if level == 1 and not sections and not stack:
-                title = title or text
-                continue
-            while stack and stack[-1][0] >= level:
-                stack.pop()
-            stack.append((level, text))
+            outline.heading(int(kind[1]), text)
         else:
-            buf.append(text)
-    flush()
-    return title, sections
+            outline.text(text)
+    h1, sections = outline.result()
+    return page_title or h1 or "", sections
 
 
 def _load_html(path: Path, data: bytes) -> Document:
