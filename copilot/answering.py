@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 
-from .text import STOPWORDS, jaccard, sentence_blocks, sentence_units, terms, words
+from .text import STOPWORDS, aspect, aspect_terms, jaccard, sentence_blocks, sentence_units, terms, words
 
 
 @dataclass
@@ -209,7 +209,6 @@ class ExtractiveSettings:
     min_overlap: float = 0.2  # a sentence from a second passage must cover this share of the question
     heading_weight: float = 0.35  # how much a passage's heading matching the question counts
     sentence_weight: float = 0.25  # how much a passage's best sentence counts
-    title_weight: float = 0.0  # how much a document title matching the question counts
 
 
 @dataclass
@@ -238,7 +237,10 @@ class ExtractiveAnswerer(Answerer):
 
     def answer(self, question, passages, term_weights=None):
         s = self.settings
-        weights = term_weights or {t: 1.0 for t in terms(question)}
+        weights: dict[str, float] = {}
+        for t, w in (term_weights or {t: 1.0 for t in terms(question)}).items():
+            key = aspect(t)
+            weights[key] = max(weights.get(key, 0.0), w)
         total = sum(weights.values()) or 1.0
 
         def coverage(ts: set[str]) -> float:
@@ -256,17 +258,32 @@ class ExtractiveAnswerer(Answerer):
         units: list[list[_Sentence]] = []
         passage_value: list[float] = []
         for pi, p in enumerate(read):
-            heading = set(terms(p.section))
-            title = set(terms(p.title))
             blocks = sentence_blocks(p.text)
-            sents = [_Sentence(text, pi, j, item, set(terms(text))) for j, (text, item, _) in enumerate(blocks)]
+            sents = [_Sentence(text, pi, j, item, aspect_terms(text)) for j, (text, item, _) in enumerate(blocks)]
+            # paragraphs: a sentence in a paragraph about the question, near its start, is worth more
+            para, in_para, para_terms = [], [], []
             for sent, (_, _, opens) in zip(sents, blocks):
-                lead = 0.3 if sent.position == 0 else 0.15 if sent.position == 1 or (opens and not sent.is_item) else 0.0
-                sent.score = 0.55 * coverage(sent.terms) + lead - (0.1 if len(sent.text.split()) > 55 else 0.0)
+                if opens and not (sent.is_item and para):
+                    para_terms.append(set())
+                    count = 0
+                para.append(len(para_terms) - 1)
+                in_para.append(count)
+                count += 1
+                para_terms[-1] |= sent.terms
+            several = len(para_terms) > 1
+            for k, sent in enumerate(sents):
+                if several:
+                    lead = (0.3 if sent.position == 0 else 0.2 if in_para[k] == 0 else 0.1 if in_para[k] == 1 else 0.0)
+                    context = 0.4 * coverage(para_terms[para[k]])
+                else:
+                    lead = 0.3 if sent.position == 0 else 0.15 if sent.position == 1 else 0.0
+                    context = 0.0
+                sent.score = (0.55 * coverage(sent.terms) + context + lead
+                              - (0.1 if len(sent.text.split()) > 55 else 0.0))
             units.append(sents)
             best_sentence = max((x.score for x in sents), default=0.0)
-            passage_value.append(p.score / top + s.heading_weight * coverage(heading) + s.sentence_weight * best_sentence
-                                 + s.title_weight * coverage(title) - 0.03 * pi)
+            passage_value.append(p.score / top + s.heading_weight * coverage(aspect_terms(p.section))
+                                 + s.sentence_weight * best_sentence - 0.03 * pi)
         primary = max(range(len(read)), key=lambda i: passage_value[i])
         chosen = self._pick(units[primary], s)
         covered = set().union(*(x.terms for x in chosen)) if chosen else set()

@@ -59,6 +59,20 @@ def terms(text: str) -> list[str]:
     return [stem(w) for w in words(text) if w not in STOPWORDS]
 
 
+# words that ask for the same aspect of a topic ("formula" / "calculated"), for judging which passage and
+# which sentences answer a question (not for BM25, which keeps exact terms)
+_ASPECTS = {"formula": "calcul", "comput": "calcul", "benchmark": "good", "typic": "good"}
+
+
+def aspect(term: str) -> str:
+    """A stemmed term with words for one aspect folded together: "formula" and "calculated" match."""
+    return _ASPECTS.get(term, term)
+
+
+def aspect_terms(text: str) -> set[str]:
+    return {aspect(t) for t in terms(text)}
+
+
 _ABBREV = ("e.g.", "i.e.", "etc.", "vs.", "Mr.", "Mrs.", "Ms.", "Dr.", "Inc.", "Ltd.", "Co.", "St.", "No.",
            "U.S.", "U.K.", "approx.", "cf.", "al.", "Fig.", "p.", "pp.")
 _ABBREV_RE = re.compile(r"(?<![\w.])(?:" + "|".join(re.escape(a) for a in _ABBREV) + r")", re.I)
