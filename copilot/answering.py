@@ -207,6 +207,7 @@ class ExtractiveSettings:
     list_words: int = 150  # a list the answer needs may run a little longer
     passages_read: int = 4
     min_overlap: float = 0.2  # a sentence from a second passage must cover this share of the question
+    short_answer_words: int = 45  # below this, the answer is filled out from the next passage
     heading_weight: float = 0.35  # how much a passage's heading matching the question counts
     sentence_weight: float = 0.25  # how much a passage's best sentence counts
 
@@ -303,6 +304,18 @@ class ExtractiveAnswerer(Answerer):
                         extra, gain_best = sent, gain
             if extra is not None and gain_best >= 0.15:
                 chosen.append(extra)
+                words_used += len(extra.text.split())
+        # a very short answer (a glossary entry, say) is filled out from the next passage on the question
+        if chosen and words_used < s.short_answer_words:
+            rest = [pi for pi in sorted(range(len(read)), key=lambda i: -passage_value[i])
+                    if pi != primary and read[pi].source != read[primary].source
+                    and passage_value[pi] >= 0.75 * passage_value[primary]]
+            if rest:
+                for sent in self._pick(units[rest[0]], s):
+                    n = len(sent.text.split())
+                    if words_used + n <= s.max_words and all(jaccard(sent.terms, c.terms) < 0.4 for c in chosen):
+                        chosen.append(sent)
+                        words_used += n
         if not chosen:
             return Answer(question, "", True, backend=self.name)
         order = {primary: 0}
@@ -397,6 +410,14 @@ class ExtractiveAnswerer(Answerer):
                     chosen.extend(extra)
                     picked.update(x.position for x in extra)
                     words_used += sum(len(x.text.split()) for x in extra)
+        chosen.sort(key=lambda x: x.position)
+        # a sentence skipped between two chosen ones ("Level 1 ..., Level 3 ...") is put back when it fits
+        for a, b in zip(list(chosen), list(chosen)[1:]):
+            if b.position - a.position == 2:
+                gap = sents[a.position + 1]
+                if words_used + len(gap.text.split()) <= s.list_words:
+                    chosen.append(gap)
+                    words_used += len(gap.text.split())
         chosen.sort(key=lambda x: x.position)
         # a list's introduction whose items did not fit says nothing on its own
         return [c for k, c in enumerate(chosen)

@@ -61,7 +61,8 @@ def terms(text: str) -> list[str]:
 
 # words that ask for the same aspect of a topic ("formula" / "calculated"), for judging which passage and
 # which sentences answer a question (not for BM25, which keeps exact terms)
-_ASPECTS = {"formula": "calcul", "comput": "calcul", "benchmark": "good", "typic": "good"}
+_ASPECTS = {"formula": "calcul", "comput": "calcul", "benchmark": "good", "typic": "good",
+            **{w: "origin" for w in ("came", "come", "invent", "inventor", "introduc", "coin", "popular", "pioneer")}}
 
 
 def aspect(term: str) -> str:
