@@ -134,27 +134,19 @@ def cmd_remove(args) -> int:
 
 
 def cmd_rebuild(args) -> int:
-    import shutil
-
-    from .core import Copilot
+    from .core import rebuild_index
 
     index_dir = Path(args.index_dir) if args.index_dir else config.default_index_dir()
-    catalog = index_dir / "catalog.json"
-    paths = []
-    if catalog.exists():
-        paths = [v["path"] for v in json.loads(catalog.read_text()).get("sources", {}).values()]
-    missing = [p for p in paths if not Path(p).exists()]
-    if index_dir.exists():
-        shutil.rmtree(index_dir)
     print(f"Rebuilding {index_dir}...", file=sys.stderr)
     bar = _Bar(args.quiet)
     try:
-        cp = Copilot(index_dir, corpus=not paths, progress=bar)
-        report = cp.ingest([p for p in paths if Path(p).exists()], progress=bar) if paths else None
+        cp, report, missing = rebuild_index(index_dir, progress=bar)
     finally:
         bar.close()
     for p in missing:
         print(f"failed: {p}: file no longer exists", file=sys.stderr)
+    for f in report.failed if report else []:
+        print(f.line(), file=sys.stderr)
     print(f"{len(cp.sources())} sources, {sum(s['chunks'] for s in cp.sources())} chunks")
     return 1 if missing or (report and report.failed) else 0
 

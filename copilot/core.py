@@ -342,14 +342,6 @@ class Copilot:
         return [{k: v.get(k) for k in keys} for v in sorted(list(self.catalog["sources"].values()),
                                                              key=lambda v: v["source"])]
 
-    def rebuild(self, progress: Progress | None = None) -> IngestReport:
-        """Re-load every source from the path it was loaded from (after a settings change)."""
-        with self._lock:
-            paths = [v["path"] for v in self.catalog["sources"].values()]
-            for name in list(self.catalog["sources"]):
-                self.remove(name)
-            return self.ingest(paths, progress=progress)
-
     # ------------------------------------------------------------ answering
 
     def search(self, question: str, history: History | None = None) -> list[Hit]:
@@ -429,6 +421,44 @@ class Copilot:
                                                                 "Voice of the Customer"))]
         rest = [t for t in titles if t not in preferred]
         return (preferred + rest)[:n]
+
+
+def rebuild_index(index_dir: str | os.PathLike, progress: Progress | None = None,
+                  **options) -> tuple[Copilot, IngestReport | None, list[str]]:
+    """Re-create an index with the current settings from the files it was loaded from (after a model or
+    chunking change). Uploaded copies and feedback kept beside the index are carried over. The old index is
+    set aside and restored if the rebuild fails. Returns the new Copilot, its load report and the paths that
+    no longer exist."""
+    import shutil
+
+    index_dir = Path(index_dir)
+    catalog = index_dir / "catalog.json"
+    paths = [v["path"] for v in json.loads(catalog.read_text()).get("sources", {}).values()] if catalog.exists() else []
+    old = index_dir.with_name(f"{index_dir.name}.old-{uuid.uuid4().hex[:8]}")
+    if index_dir.exists():
+        from .store import release_clients
+
+        release_clients()
+        index_dir.rename(old)
+    try:
+        index_dir.mkdir(parents=True)
+        for keep in ("uploads", "feedback.jsonl"):
+            if (old / keep).is_dir():
+                shutil.copytree(old / keep, index_dir / keep)
+            elif (old / keep).exists():
+                shutil.copy2(old / keep, index_dir / keep)
+        # uploads kept inside the index are back at their old paths now
+        missing = [p for p in paths if not Path(p).exists()]
+        cp = Copilot(index_dir, corpus=not paths, progress=progress, **options)
+        present = [p for p in paths if Path(p).exists()]
+        report = cp.ingest(present, progress=progress) if present else None
+    except BaseException:
+        shutil.rmtree(index_dir, ignore_errors=True)
+        if old.exists():
+            old.rename(index_dir)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+    return cp, report, missing
 
 
 def _now() -> str:

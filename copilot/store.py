@@ -25,6 +25,14 @@ class StoredChunk:
     metadata: dict
 
 
+def release_clients() -> None:
+    """Drop Chroma's in-process client cache, so an index folder that was moved or deleted can be re-created
+    at the same path in this process."""
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    SharedSystemClient.clear_system_cache()
+
+
 class VectorStore:
     """Chunks with their vectors. Implemented by ChromaStore; small enough to fake."""
 

@@ -138,3 +138,30 @@ def test_follow_up_is_answered_from_the_conversation(fake_copilot):
     assert a.standalone_question == "When is CES best used?"
     assert a.citations[0].source == "ces.md"
     assert "right after a service interaction" in a.text
+
+
+def test_rebuild_reindexes_from_the_loaded_files_and_keeps_uploads(tmp_path, small_corpus):
+    from copilot.core import rebuild_index
+
+    index = tmp_path / "idx"
+    cp = _open(index)
+    cp.ingest([small_corpus / "nps.md"])
+    uploads = index / "uploads"
+    uploads.mkdir()
+    upload = uploads / "policy.md"
+    upload.write_text("# Policy\n\n## Refunds\n\nRefunds are paid within five business days of the return.\n")
+    cp.ingest([upload])
+    (index / "feedback.jsonl").write_text('{"rating": "up"}\n')
+
+    class Other(HashEmbedder):
+        name = "another-model"
+
+    with pytest.raises(IndexMismatchError):
+        Copilot(index, embedder=Other(), corpus=False)
+    rebuilt, report, missing = rebuild_index(index, embedder=Other(), retrieval=GATE)
+    assert missing == [] and report.ok
+    assert {s["source"] for s in rebuilt.sources()} == {"nps.md", "policy.md"}
+    assert (index / "uploads" / "policy.md").exists() and (index / "feedback.jsonl").read_text()
+    assert json.loads((index / "manifest.json").read_text())["embedding"]["name"] == "another-model"
+    assert not any(p.name.startswith("idx.old-") for p in tmp_path.iterdir())
+    assert "five business days" in rebuilt.answer("How fast are refunds paid?").text
