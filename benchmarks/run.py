@@ -95,7 +95,7 @@ def side_ours(workdir: Path, quick: bool) -> dict:
     from copilot.evaluation import evaluate
 
     t0 = time.perf_counter()
-    embedder = make_embedder("minilm")
+    embedder = make_embedder()  # $COPILOT_EMBEDDER, else minilm
     embedder.embed_query("warm up")  # model load is counted in cold start, not in ingestion
     model_s = time.perf_counter() - t0
     cp = Copilot(workdir / "ours", embedder=embedder, corpus=False)

@@ -113,7 +113,7 @@ class Copilot:
                  chunking: ChunkSettings | None = None, progress: Progress | None = None):
         config.quiet_third_parties()
         self.index_dir = Path(index_dir) if index_dir is not None else config.default_index_dir()
-        self.embedder = embedder or make_embedder("minilm")
+        self.embedder = embedder or make_embedder()
         self.chunking = chunking or ChunkSettings()
         self.retrieval = retrieval or RetrievalSettings()
         self.answerer = answerer or ExtractiveAnswerer()

