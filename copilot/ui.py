@@ -673,7 +673,8 @@ def build_app(cp) -> gr.Blocks:
             except CopilotError as exc:
                 raise gr.Error(str(exc)) from exc
 
-        gr.api(ask, api_name="ask", concurrency_limit=CHAT_CONCURRENCY, concurrency_id="chat")
+        # no queue for the API: a direct request-response call, without the queue's event stream round trips
+        gr.api(ask, api_name="ask", queue=False)
     return app
 
 
