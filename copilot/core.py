@@ -23,7 +23,7 @@ from pathlib import Path
 
 from . import config
 from .answering import (Answer, Answerer, ExtractiveAnswerer, History, Passage, comparison_sides, condense,
-                        decline_text)
+                        decline_text, is_follow_up)
 from .chunking import Chunk, ChunkSettings, chunk_document
 from .documents import Document, load_document, supported
 from .embeddings import Embedder, make_embedder
@@ -364,6 +364,14 @@ class Copilot:
         if not question:
             raise CopilotError("The question is empty: type a question about customer experience.")
         standalone = condense(question, history)
+        if standalone == question and is_follow_up(question) and len(terms(question)) <= 1:
+            # "and how do I calculate it?" with nothing before it: ask rather than guess what "it" is
+            result = Answer(question, "Which topic do you mean? Ask the whole question, for example \"How is NPS "
+                            "calculated?\"", True, backend=(answerer or self.answerer).name,
+                            standalone_question=standalone)
+            yield result.text
+            yield result
+            return
         retriever = self.retriever
         hits = retriever.search(standalone)
         sides = comparison_sides(standalone)

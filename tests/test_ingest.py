@@ -165,3 +165,9 @@ def test_rebuild_reindexes_from_the_loaded_files_and_keeps_uploads(tmp_path, sma
     assert json.loads((index / "manifest.json").read_text())["embedding"]["name"] == "another-model"
     assert not any(p.name.startswith("idx.old-") for p in tmp_path.iterdir())
     assert "five business days" in rebuilt.answer("How fast are refunds paid?").text
+
+
+def test_a_follow_up_with_no_conversation_asks_which_topic(fake_copilot):
+    a = fake_copilot.answer("and how do I calculate it?")
+    assert a.abstained and a.citations == [] and "Which topic do you mean?" in a.text
+    assert not fake_copilot.answer("How is NPS calculated?", []).abstained
