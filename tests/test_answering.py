@@ -101,3 +101,10 @@ def test_a_comparison_answer_defines_each_side_and_cites_both():
     assert a.text.index("CSAT measures satisfaction") < a.text.index("NPS measures loyalty")
     assert "Unlike NPS, CSAT looks at a single moment" in a.text  # the sentence that contrasts them
     assert {c.source for c in a.citations} == {"csat.md", "nps.md"}
+
+
+def test_a_short_standalone_question_is_not_a_follow_up():
+    history = [("user", "What is CES?"), ("assistant", "CES measures effort [1].")]
+    assert not is_follow_up("What is NPS?")
+    assert condense("What is NPS?", history) == "What is NPS?"
+    assert is_follow_up("Why?") and is_follow_up("What is it?")
