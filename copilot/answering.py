@@ -93,7 +93,9 @@ _CONTINUATION = re.compile(r"^\s*(and|also|so|but|then|what about|how about|and 
 def is_follow_up(question: str) -> bool:
     """Does the question lean on earlier turns ("and how do I calculate it?")?"""
     ws = words(question)
-    return bool(_CONTINUATION.match(question)) or any(w in _ANAPHORA for w in ws) or not terms(question)
+    content = terms(question)
+    return (bool(_CONTINUATION.match(question)) or any(w in _ANAPHORA for w in ws) or not content
+            or (len(content) == 1 and "the" in ws))  # "What is the formula?" - the formula of what came before
 
 
 _PRONOUN = re.compile(r"\b(it|this|that|they|them|these|those|this one|that one)\b(?!['’])", re.I)

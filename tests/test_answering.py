@@ -108,3 +108,9 @@ def test_a_short_standalone_question_is_not_a_follow_up():
     assert not is_follow_up("What is NPS?")
     assert condense("What is NPS?", history) == "What is NPS?"
     assert is_follow_up("Why?") and is_follow_up("What is it?")
+
+
+def test_a_bare_aspect_question_leans_on_the_conversation():
+    history = [("user", "What is average handle time?"), ("assistant", "AHT is ... [1].")]
+    assert is_follow_up("What is the formula?")
+    assert condense("What is the formula?", history) == "What is the formula? (average handle time)"

@@ -171,3 +171,4 @@ def test_a_follow_up_with_no_conversation_asks_which_topic(fake_copilot):
     a = fake_copilot.answer("and how do I calculate it?")
     assert a.abstained and a.citations == [] and "Which topic do you mean?" in a.text
     assert not fake_copilot.answer("How is NPS calculated?", []).abstained
+
