@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+import numpy as np
+
 from . import config
 from .answering import (Answer, Answerer, ExtractiveAnswerer, History, Passage, comparison_sides, condense,
                         decline_text, is_follow_up)
@@ -83,6 +85,18 @@ def _atomic_write(path: Path, data: str) -> None:
     with open(tmp, "rb") as fh:
         os.fsync(fh.fileno())
     os.replace(tmp, path)
+
+
+def _groups(planned: list, size: int) -> Iterator[list]:
+    """Consecutive planned files in groups of about `size` chunks (a big file is a group of its own)."""
+    group: list = []
+    for item in planned:
+        group.append(item)
+        if sum(len(chunks) for _, _, chunks, _ in group) >= size:
+            yield group
+            group = []
+    if group:
+        yield group
 
 
 def _expand(paths: Iterable[str | os.PathLike]) -> list[tuple[Path, bool]]:
@@ -267,38 +281,30 @@ class Copilot:
         return report
 
     def _write(self, planned, progress: Progress | None) -> int:
-        """Embed and store planned files a group at a time; the catalog is saved after each group."""
-        total = sum(len(c) for _, _, c, _ in planned)
+        """Embed and store planned files a group at a time; the catalog is saved after each group, so a
+        crash loses at most the group in flight. Returns how many chunks needed new vectors."""
+        total = sum(len(chunks) for _, _, chunks, _ in planned)
         done = embedded = 0
-        group: list = []
-        for item in planned + [None]:
-            if item is not None:
-                group.append(item)
-                if sum(len(c) for _, _, c, _ in group) < self.ingest_group:
-                    continue
-            if not group:
-                break
+        for group in _groups(planned, self.ingest_group):
             chunks = [c for _, _, cs, _ in group for c in cs]
-            reuse = self.store.vectors([c.id for c in chunks])
-            todo = [c for c in chunks if c.id not in reuse]
+            vectors = self.store.vectors([c.id for c in chunks])  # unchanged chunks keep their vectors
+            todo = [c for c in chunks if c.id not in vectors]
+            base = done + len(chunks) - len(todo)
+            counted = 0
 
-            def tick(n, _done=[done]):  # noqa: B006 - a small counter across batches
-                _done[0] += n
+            def tick(n: int) -> None:
+                nonlocal counted
+                counted += n
                 if progress:
-                    progress("embedding", _done[0] + (len(chunks) - len(todo)), total)
+                    progress("embedding", base + counted, total)
 
-            vectors = self.embedder.embed([c.embedding_text() for c in todo], progress=tick)
+            vectors.update(zip([c.id for c in todo], self.embedder.embed([c.embedding_text() for c in todo], tick)))
             embedded += len(todo)
-            fresh = {c.id: v for c, v in zip(todo, vectors)}
-            for outcome, doc, cs, digest in group:
-                vecs = [fresh[c.id] if c.id in fresh else reuse[c.id] for c in cs]
-                import numpy as np
-
-                self.store.upsert([c.id for c in cs], np.asarray(vecs), [c.text for c in cs],
+            for _, doc, cs, digest in group:
+                self.store.upsert([c.id for c in cs], np.asarray([vectors[c.id] for c in cs]), [c.text for c in cs],
                                   [c.metadata() for c in cs])
-                old = self.catalog["sources"].get(doc.source, {}).get("chunk_ids", [])
                 keep = {c.id for c in cs}
-                stale = [i for i in old if i not in keep]
+                stale = [i for i in self.catalog["sources"].get(doc.source, {}).get("chunk_ids", []) if i not in keep]
                 if stale:
                     self.store.delete(stale)
                 self.catalog["sources"][doc.source] = {
@@ -311,7 +317,6 @@ class Copilot:
             self._write_catalog()
             if progress:
                 progress("embedding", done, total)
-            group = []
         return embedded
 
     def remove(self, source: str) -> int:
