@@ -100,37 +100,35 @@ def plot(rows: list[dict], docs: Path) -> list[str]:
     import matplotlib.pyplot as plt
 
     n = [r["chunks"] for r in rows]
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    for key, label, style, color in (("dense", "Chroma HNSW query (k=30)", "o-", "C0"),
-                                     ("bm25", "BM25 scoring", "s-", "C1"), ("total", "dense + BM25", "^-", "C2")):
-        ax.plot(n, [r[f"{key}_p50_ms"] for r in rows], style, color=color, label=f"{label} p50")
-        ax.plot(n, [r[f"{key}_p95_ms"] for r in rows], style[0] + "--", color=color, alpha=0.5,
-                label=f"{label} p95")
-    ax.axhline(150, color="grey", linewidth=0.8, linestyle=":", label="target: p95 ≤ 150 ms at 100k")
-    ax.set_xscale("log")
-    ax.set_xlabel("chunks in the collection")
-    ax.set_ylabel("query latency (ms)")
-    ax.set_title("Query latency vs collection size (2 CPUs)")
-    ax.legend(fontsize=7)
-    ax.grid(True, alpha=0.3)
-    fig.tight_layout()
-    lat = docs / "scale-latency.png"
-    fig.savefig(lat, dpi=110)
-    plt.close(fig)
+    def save(ax_setup, ylabel: str, title: str, legend_size: int, name: str) -> str:
+        fig, ax = plt.subplots(figsize=(6.4, 4.2))
+        ax_setup(ax)
+        ax.set_xscale("log")
+        ax.set_xlabel("chunks in the collection")
+        ax.set_ylabel(ylabel)
+        ax.set_title(title)
+        ax.legend(fontsize=legend_size)
+        ax.grid(True, alpha=0.3)
+        fig.tight_layout()
+        path = docs / name
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        return path
 
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    ax.plot(n, [r["rss_mb"] for r in rows], "o-", label="RSS after insert + BM25 build")
-    ax.plot(n, [r["peak_rss_mb"] for r in rows], "s--", label="peak RSS so far")
-    ax.set_xscale("log")
-    ax.set_xlabel("chunks in the collection")
-    ax.set_ylabel("memory (MB)")
-    ax.set_title("Process memory vs collection size")
-    ax.legend(fontsize=8)
-    ax.grid(True, alpha=0.3)
-    fig.tight_layout()
-    mem = docs / "scale-memory.png"
-    fig.savefig(mem, dpi=110)
-    plt.close(fig)
+    def latency(ax):
+        for key, label, style, color in (("dense", "Chroma HNSW query (k=30)", "o-", "C0"),
+                                         ("bm25", "BM25 scoring", "s-", "C1"), ("total", "dense + BM25", "^-", "C2")):
+            ax.plot(n, [r[f"{key}_p50_ms"] for r in rows], style, color=color, label=f"{label} p50")
+            ax.plot(n, [r[f"{key}_p95_ms"] for r in rows], style[0] + "--", color=color, alpha=0.5,
+                    label=f"{label} p95")
+        ax.axhline(150, color="grey", linewidth=0.8, linestyle=":", label="target: p95 ≤ 150 ms at 100k")
+
+    def memory(ax):
+        ax.plot(n, [r["rss_mb"] for r in rows], "o-", label="RSS after insert + BM25 build")
+        ax.plot(n, [r["peak_rss_mb"] for r in rows], "s--", label="peak RSS so far")
+
+    lat = save(latency, "query latency (ms)", "Query latency vs collection size (2 CPUs)", 7, "scale-latency.png")
+    mem = save(memory, "memory (MB)", "Process memory vs collection size", 8, "scale-memory.png")
     return [str(lat), str(mem)]
 
 

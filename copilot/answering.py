@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 from .text import STOPWORDS, aspect, aspect_terms, jaccard, sentence_blocks, sentence_units, terms, words
 
@@ -60,11 +60,6 @@ class Answer:
         """The stable JSON shape (`cx-copilot ask --json`, the web API)."""
         return {"answer": self.text, "abstained": self.abstained,
                 "citations": [c.to_dict() for c in self.citations]}
-
-    def details(self) -> dict:
-        d = asdict(self)
-        d["answer"] = d.pop("text")
-        return d
 
 
 History = Sequence  # of (role, text) pairs or {"role": ..., "content": ...} dicts

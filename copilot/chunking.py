@@ -7,7 +7,7 @@ unchanged file produces the same ids, and a changed file's chunks differ only wh
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .documents import Document, Section
 from .text import count_words, split_sentences
@@ -35,7 +35,6 @@ class Chunk:
     text: str
     position: int
     kind: str = ""
-    extra: dict = field(default_factory=dict)
 
     def embedding_text(self) -> str:
         """What the embedder reads: the passage in the context of its document title and section."""

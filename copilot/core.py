@@ -428,12 +428,11 @@ class Copilot:
         return Answer(question, decline_text(question, self.example_topics()), True, [])
 
     def example_topics(self, n: int = 4) -> list[str]:
-        """A few document titles to suggest when a question is out of scope."""
-        titles = [v["title"] for v in list(self.catalog["sources"].values())]
-        preferred = [t for t in titles if any(k in t for k in ("Net Promoter", "Journey", "Customer Effort",
-                                                                "Voice of the Customer"))]
-        rest = [t for t in titles if t not in preferred]
-        return (preferred + rest)[:n]
+        """A few document titles to suggest when a question is out of scope: the most substantial documents,
+        leaving out reference material (glossaries, FAQs)."""
+        rows = [v for v in list(self.catalog["sources"].values()) if v.get("topic") != "reference"]
+        rows.sort(key=lambda v: (-v["chunks"], v["title"]))
+        return [v["title"] for v in rows[:n]]
 
 
 def rebuild_index(index_dir: str | os.PathLike, progress: Progress | None = None,

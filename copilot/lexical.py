@@ -38,16 +38,6 @@ class LexicalIndex:
             return None
         return self._bm25.get_scores(q)
 
-    def search(self, query: str, k: int) -> list[tuple[str, float]]:
-        """The k best chunks as (id, BM25 score), best first; empty when no query term is known."""
-        scores = self.scores(query)
-        if scores is None:
-            return []
-        k = min(k, len(scores))
-        top = np.argpartition(-scores, k - 1)[:k]
-        top = top[np.argsort(-scores[top])]
-        return [(self.ids[i], float(scores[i])) for i in top if scores[i] > 0]
-
     def idf(self, term: str) -> float:
         """Inverse document frequency of a stemmed term (0 when unknown): used to weigh query words."""
         if self._bm25 is None or term not in self._bm25.vocab_dict:

@@ -6,7 +6,7 @@ The fusion and selection steps are pure functions on plain lists so they can be 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -37,7 +37,6 @@ class Hit:
     dense: float = 0.0  # cosine similarity to the question
     lexical: float = 0.0  # saturated BM25 in 0..1
     chunk: StoredChunk | None = None
-    extra: dict = field(default_factory=dict)
 
     @property
     def source(self) -> str:
