@@ -8,7 +8,7 @@ made standalone with the conversation before retrieval (`condense`).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from .text import STOPWORDS, aspect, aspect_terms, jaccard, sentence_blocks, sentence_units, terms, words
@@ -177,6 +177,62 @@ def comparison_sides(question: str) -> tuple[str, str] | None:
     return None
 
 
+# what kind of answer a question asks for, and how a sentence that gives one looks
+_DURATION = re.compile(r"\b\d+(?:[.,]\d+)?(?:\s*(?:to|-|–|or)\s*\d+)?\s*(?:business\s+|working\s+|calendar\s+)?"
+                       r"(?:seconds?|minutes?|hours?|days?|weeks?|months?|quarters?|years?)\b", re.I)
+_YEAR = re.compile(r"\b(?:1[6-9]|20)\d\d(?:s|\b)")
+_PERSON = re.compile(r"(?<!^)(?<![.!?]\s)\b[A-Z][a-z]+(?:\s+[A-Z]\.)?\s+[A-Z][a-z]{2,}\b")
+_QUANTITY = re.compile(r"\d")
+_ANSWER_TYPES = [  # (the question asks ..., a sentence answers with ..., the question's wh-words count as answered)
+    (re.compile(r"\bhow (?:quickly|soon|fast|long|often)\b|\bwithin how\b|\bwhat (?:time ?frame|deadline)\b", re.I),
+     _DURATION, True),
+    (re.compile(r"\b(?:when|what year|which year|what decade)\b", re.I), _YEAR, False),
+    (re.compile(r"^\s*who\b|\bwho (?:came up|invented|coined|created|introduced|developed|popularized|popularised)\b", re.I),
+     _PERSON, False),
+    (re.compile(r"\bhow (?:many|much)\b|\bwhat (?:percentage|share|proportion|range)\b", re.I), _QUANTITY, True),
+]
+
+
+def answer_type(question: str) -> tuple[re.Pattern, set[str]] | None:
+    """The shape of the answer a question asks for: "How quickly ...?" wants a duration, "Who ...?" a
+    person's name, "When ...?" a year, "How many ...?" a number; with the question's terms that such an
+    answer satisfies ("quick"). None when the question does not say."""
+    for asks, gives, answered in _ANSWER_TYPES:
+        m = asks.search(question)
+        if m:
+            return gives, (aspect_terms(m.group(0)) if answered else set())
+    return None
+
+
+def acronym_terms(acronyms: Mapping[str, str] | None) -> dict[str, frozenset[str]]:
+    """{"clv": {"custom", "lifetim", "valu"}}: each acronym's term with the terms of its long form."""
+    table: dict[str, frozenset[str]] = {}
+    for acro, long in (acronyms or {}).items():
+        key, spelled = terms(acro), frozenset(aspect_terms(long))
+        if len(key) == 1 and len(spelled) > 1:
+            table[key[0]] = spelled
+    return table
+
+
+def fold_acronyms(ts: set[str], table: Mapping[str, frozenset[str]]) -> set[str]:
+    """Terms of a text that says "CLV" gain "customer lifetime value", and the other way round."""
+    for acro, spelled in table.items():
+        if acro in ts:
+            ts |= spelled
+        elif spelled <= ts:
+            ts.add(acro)
+    return ts
+
+
+def _names_pair(sentence: str, sides: tuple[str, str]) -> bool:
+    """Does the sentence name the two sides only as a pair ("X-data and O-data examples ...")?"""
+    a, b = (re.escape(x) for x in sides)
+    joined = rf"(?:{a})\W+(?:and|or|&|vs\.?|versus)\W+(?:{b})|(?:{b})\W+(?:and|or|&|vs\.?|versus)\W+(?:{a})"
+    lowered = sentence.lower()
+    both = len(re.findall(a, lowered, re.I)) + len(re.findall(b, lowered, re.I))
+    return bool(re.search(joined, lowered, re.I)) and both <= 2
+
+
 # ---------------------------------------------------------------- answerers
 
 class Answerer:
@@ -184,13 +240,16 @@ class Answerer:
 
     name = "answerer"
 
-    def answer(self, question: str, passages: Sequence[Passage], term_weights: dict[str, float] | None = None) -> Answer:
+    def answer(self, question: str, passages: Sequence[Passage], term_weights: dict[str, float] | None = None,
+               acronyms: Mapping[str, str] | None = None) -> Answer:
+        """`term_weights`: how much each question term matters; `acronyms`: the corpus's acronyms and their
+        long forms ({"clv": "customer lifetime value"}), so that either form matches the other."""
         raise NotImplementedError  # pragma: no cover - interface
 
-    def stream(self, question: str, passages: Sequence[Passage],
-               term_weights: dict[str, float] | None = None) -> Iterator[str | Answer]:
+    def stream(self, question: str, passages: Sequence[Passage], term_weights: dict[str, float] | None = None,
+               acronyms: Mapping[str, str] | None = None) -> Iterator[str | Answer]:
         """Text pieces as they are produced, then the final Answer. Default: the whole answer, word by word."""
-        result = self.answer(question, passages, term_weights)
+        result = self.answer(question, passages, term_weights, acronyms)
         for piece in re.findall(r"\S+\s*", result.text):
             yield piece
         yield result
@@ -201,11 +260,15 @@ class ExtractiveSettings:
     max_sentences: int = 5
     max_words: int = 130
     list_words: int = 150  # a list the answer needs may run a little longer
-    passages_read: int = 4
+    passages_read: int = 5
     min_overlap: float = 0.2  # a sentence from a second passage must cover this share of the question
     short_answer_words: int = 45  # below this, the answer is filled out from the next passage
-    heading_weight: float = 0.35  # how much a passage's heading matching the question counts
+    heading_weight: float = 0.5  # how much a passage's heading matching the question counts
     sentence_weight: float = 0.25  # how much a passage's best sentence counts
+    answer_weight: float = 0.1  # how much of the question the answer drawn from a passage would cover
+    shared_discount: float = 0.8  # question terms every passage shares tell little about which one answers
+    rank_penalty: float = 0.015  # per place in the retrieval order
+    type_weight: float = 0.2  # a sentence that gives the kind of answer asked for (a duration, a name)
 
 
 @dataclass
@@ -216,6 +279,7 @@ class _Sentence:
     is_item: bool
     terms: set[str]
     score: float = 0.0
+    typed: bool = False  # gives the kind of answer the question asks for (a duration, a name ...)
 
 
 class ExtractiveAnswerer(Answerer):
@@ -232,8 +296,13 @@ class ExtractiveAnswerer(Answerer):
     def __init__(self, settings: ExtractiveSettings = ExtractiveSettings()):
         self.settings = settings
 
-    def answer(self, question, passages, term_weights=None):
+    def answer(self, question, passages, term_weights=None, acronyms=None):
         s = self.settings
+        table = acronym_terms(acronyms)
+
+        def fold(ts: set[str]) -> set[str]:
+            return fold_acronyms(ts, table)
+
         weights: dict[str, float] = {}
         for t, w in (term_weights or {t: 1.0 for t in terms(question)}).items():
             key = aspect(t)
@@ -246,17 +315,30 @@ class ExtractiveAnswerer(Answerer):
         read = list(passages[: s.passages_read])
         if not read:
             return Answer(question, "", True, backend=self.name)
+        # which passage answers: the question terms that every passage shares count less
+        shared = [fold(aspect_terms(p.section + " " + p.text)) for p in read]
+        telling = {t: w * (1 - s.shared_discount * sum(t in x for x in shared) / len(shared)) for t, w in weights.items()}
+        telling_total = sum(telling.values()) or 1.0
+
+        def focus(ts: set[str]) -> float:
+            return sum(w for t, w in telling.items() if t in ts) / telling_total
+
         sides = comparison_sides(question)
         if sides:
-            contrast = self._compare(question, sides, list(passages))
+            contrast = self._compare(question, sides, list(passages), fold)
             if contrast is not None:
                 return contrast
         top = max(p.score for p in read) or 1.0
+        wanted, answered = answer_type(question) or (None, set())
         units: list[list[_Sentence]] = []
         passage_value: list[float] = []
         for pi, p in enumerate(read):
             blocks = sentence_blocks(p.text)
-            sents = [_Sentence(text, pi, j, item, aspect_terms(text)) for j, (text, item, _) in enumerate(blocks)]
+            sents = [_Sentence(text, pi, j, item, fold(aspect_terms(text))) for j, (text, item, _) in enumerate(blocks)]
+            for sent in sents:
+                if wanted is not None and wanted.search(sent.text):
+                    sent.terms |= answered
+                    sent.typed = True
             # paragraphs: a sentence in a paragraph about the question, near its start, is worth more
             para, in_para, para_terms = [], [], []
             for sent, (_, _, opens) in zip(sents, blocks):
@@ -276,11 +358,14 @@ class ExtractiveAnswerer(Answerer):
                     lead = 0.3 if sent.position == 0 else 0.15 if sent.position == 1 else 0.0
                     context = 0.0
                 sent.score = (0.55 * coverage(sent.terms) + context + lead
+                              + (s.type_weight if sent.typed else 0.0)
                               - (0.1 if len(sent.text.split()) > 55 else 0.0))
             units.append(sents)
             best_sentence = max((x.score for x in sents), default=0.0)
-            passage_value.append(p.score / top + s.heading_weight * coverage(aspect_terms(p.section))
-                                 + s.sentence_weight * best_sentence - 0.03 * pi)
+            own_answer = set().union(*(x.terms for x in self._pick(sents, s)))
+            passage_value.append(p.score / top + s.heading_weight * focus(fold(aspect_terms(p.section)))
+                                 + s.sentence_weight * best_sentence + s.answer_weight * focus(own_answer)
+                                 - s.rank_penalty * pi)
         primary = max(range(len(read)), key=lambda i: passage_value[i])
         chosen = self._pick(units[primary], s)
         covered = set().union(*(x.terms for x in chosen)) if chosen else set()
@@ -321,10 +406,11 @@ class ExtractiveAnswerer(Answerer):
         text, citations = compose([(c.text, c.passage) for c in chosen], read)
         return Answer(question, text, False, citations, backend=self.name)
 
-    def _compare(self, question: str, sides: tuple[str, str], passages: list[Passage]) -> Answer | None:
+    def _compare(self, question: str, sides: tuple[str, str], passages: list[Passage],
+                 fold: Callable[[set[str]], set[str]]) -> Answer | None:
         """Answer 'difference between A and B' with what the passages say of A, then of B; a passage that
         already contrasts the two is used on its own."""
-        side_terms = [set(terms(x)) for x in sides]
+        side_terms = [fold(set(terms(x))) for x in sides]
         top = max(p.score for p in passages) or 1.0
 
         def cover(ts: set[str], wanted: set[str]) -> float:
@@ -334,8 +420,8 @@ class ExtractiveAnswerer(Answerer):
         picks: list[int | None] = [None, None]
         values = [0.0, 0.0]
         for pi, p in enumerate(passages):
-            head = set(terms(p.section or p.title))
-            lead = set(terms(" ".join(x for x, _ in sentence_units(p.text)[:1])))
+            head = fold(set(terms(p.section or p.title)))
+            lead = fold(set(terms(" ".join(x for x, _ in sentence_units(p.text)[:1]))))
             both = min(cover(head, side_terms[0]), cover(head, side_terms[1]))
             if both >= 0.6 and p.score / top > both_value and re.search(r"differ|versus|\bvs\b|compar", p.section, re.I):
                 best_both, both_value = pi, p.score / top
@@ -356,19 +442,28 @@ class ExtractiveAnswerer(Answerer):
                     break
                 picked.append((sentence, pi))
                 words += len(sentence.split())
-        # one sentence that sets the two side by side, when a passage has it
-        contrast = None
+        # sentences that set the two side by side: one that says something of each side ("O-data shows what
+        # happened, and X-data shows why"), in a passage about both, beats one that only names the pair
+        candidates = []
         for pi, p in enumerate(passages):
-            for sentence, _ in sentence_units(p.text):
-                ts = set(terms(sentence))
+            head = fold(set(terms(p.section or p.title)))
+            about_both = min(cover(head, side_terms[0]), cover(head, side_terms[1]))
+            for position, (sentence, _) in enumerate(sentence_units(p.text)):
+                ts = fold(set(terms(sentence)))
                 if (sentence, pi) not in picked and cover(ts, side_terms[0]) >= 0.99 and cover(ts, side_terms[1]) >= 0.99 \
                         and not sentence.endswith(":") and len(sentence.split()) <= 45:
-                    contrast = (sentence, pi)
-                    break
-            if contrast:
+                    value = (0 if _names_pair(sentence, sides) else 2) + about_both
+                    candidates.append((-value, pi, position, sentence))
+        words = sum(len(x.split()) for x, _ in picked)
+        used: set[int] = set()
+        for value, pi, _, sentence in sorted(candidates):
+            if used and (pi in used or -value < 2 or words + len(sentence.split()) > self.settings.max_words):
+                continue
+            picked.append((sentence, pi))
+            words += len(sentence.split())
+            used.add(pi)
+            if len(used) == 2:
                 break
-        if contrast:
-            picked.append(contrast)
         text, citations = compose(picked, passages)
         return Answer(question, text, False, citations, backend=self.name)
 

@@ -33,7 +33,7 @@ from .errors import CopilotError, IndexMismatchError, LoadError, SourceNotFoundE
 from .lexical import LexicalIndex
 from .retrieval import Hit, RetrievalSettings, Retriever, find_acronyms
 from .store import VectorStore
-from .text import terms
+from .text import aspect, terms
 
 FORMAT = 1
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
@@ -398,7 +398,7 @@ class Copilot:
                         for h in hits]
             weights = self._term_weights(standalone, question)
             result = None
-            for item in answerer.stream(standalone, passages, weights):
+            for item in answerer.stream(standalone, passages, weights, retriever.acronyms):
                 if isinstance(item, Answer):
                     result = item
                 else:
@@ -420,7 +420,7 @@ class Copilot:
         own = set(terms(question))
         weights: dict[str, float] = {}
         for t in terms(standalone):
-            w = (lexical.idf(t) or 0.5) * (1.0 if t in own or standalone == question else 0.35)
+            w = (lexical.idf(t) or lexical.idf(aspect(t)) or 0.5) * (1.0 if t in own or standalone == question else 0.35)
             weights[t] = max(weights.get(t, 0.0), w)
         return weights
 

@@ -27,7 +27,7 @@ import logging
 import os
 import re
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -286,9 +286,10 @@ class LLMAnswerer(Answerer):
 
     # ------------------------------------------------------------ answering
 
-    def answer(self, question: str, passages: Sequence[Passage],
-               term_weights: dict[str, float] | None = None) -> Answer:
+    def answer(self, question: str, passages: Sequence[Passage], term_weights: dict[str, float] | None = None,
+               acronyms: Mapping[str, str] | None = None) -> Answer:
         t0 = time.perf_counter()
+        hints = {"term_weights": term_weights, "acronyms": acronyms}  # for the fallback answerer
         used = list(passages[: self.max_passages])
         if not used:
             return Answer(question, "", True, backend=self.name)
@@ -296,14 +297,15 @@ class LLMAnswerer(Answerer):
             reply = self.chat_model().invoke(self.messages(question, used))
             text = _text_of(reply.content)
         except Exception as exc:  # noqa: BLE001 - every failure falls back to the extractive answer
-            return self._fall_back(question, passages, term_weights, self._explain(exc))
-        return self._finish(question, passages, used, term_weights, text, t0)
+            return self._fall_back(question, passages, hints, self._explain(exc))
+        return self._finish(question, passages, used, hints, text, t0)
 
-    def stream(self, question: str, passages: Sequence[Passage],
-               term_weights: dict[str, float] | None = None) -> Iterator[str | Answer]:
+    def stream(self, question: str, passages: Sequence[Passage], term_weights: dict[str, float] | None = None,
+               acronyms: Mapping[str, str] | None = None) -> Iterator[str | Answer]:
         """The model's tokens as they arrive, then the final grounded Answer (authoritative: grounding may
         drop sentences that were streamed, or fall back to the extractive answer)."""
         t0 = time.perf_counter()
+        hints = {"term_weights": term_weights, "acronyms": acronyms}
         used = list(passages[: self.max_passages])
         if not used:
             yield Answer(question, "", True, backend=self.name)
@@ -316,24 +318,24 @@ class LLMAnswerer(Answerer):
                     pieces.append(piece)
                     yield piece
         except Exception as exc:  # noqa: BLE001 - every failure falls back to the extractive answer
-            yield self._fall_back(question, passages, term_weights, self._explain(exc))
+            yield self._fall_back(question, passages, hints, self._explain(exc))
             return
-        yield self._finish(question, passages, used, term_weights, "".join(pieces), t0)
+        yield self._finish(question, passages, used, hints, "".join(pieces), t0)
 
-    def _finish(self, question, passages, used, term_weights, text: str, t0: float) -> Answer:
+    def _finish(self, question, passages, used, hints: dict, text: str, t0: float) -> Answer:
         text = _THINK.sub("", text or "").strip()
         g: Grounded = ground(text, used, self.grounding)
         if g.fallback:
-            return self._fall_back(question, passages, term_weights,
+            return self._fall_back(question, passages, hints,
                                    f"The {self.backend} answer was not used: {g.reason}.", g.dropped,
                                    g.notes())
         return Answer(question, g.text, False, g.citations, backend=self.name, dropped=g.dropped, notes=g.notes(),
                       timings={"llm_ms": round((time.perf_counter() - t0) * 1000, 1)})
 
-    def _fall_back(self, question, passages, term_weights, message: str, dropped: Sequence[str] = (),
+    def _fall_back(self, question, passages, hints: dict, message: str, dropped: Sequence[str] = (),
                    more_notes: Sequence[str] = ()) -> Answer:
         log.warning("%s Answering with the %s answerer instead.", message, self.fallback.name)
-        result = self.fallback.answer(question, passages, term_weights)
+        result = self.fallback.answer(question, passages, **hints)
         result.backend = f"{self.fallback.name} (fallback from {self.backend})"
         result.notes = [message, *more_notes, *result.notes]
         result.dropped = list(dropped)

@@ -24,7 +24,7 @@ class RetrievalSettings:
     rrf_k: int = 60
     candidates: int = 30  # from each retriever before fusion
     top_k: int = 5  # passages handed to the answerer
-    source_decay: float = 0.8  # each further passage from one source is worth this much less
+    source_decay: float = 0.9  # each further passage from one source is worth this much less
     heading_weight: float = 0.05  # bonus for a section heading that names the question's terms
     min_dense: float = 0.36  # below this best cosine similarity the question is out of scope ...
     min_fused: float = 0.30  # ... or below this fused score

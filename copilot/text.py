@@ -62,12 +62,32 @@ def terms(text: str) -> list[str]:
 # words that ask for the same aspect of a topic ("formula" / "calculated"), for judging which passage and
 # which sentences answer a question (not for BM25, which keeps exact terms)
 _ASPECTS = {"formula": "calcul", "comput": "calcul", "benchmark": "good", "typic": "good",
-            **{w: "origin" for w in ("came", "come", "invent", "inventor", "introduc", "coin", "popular", "pioneer")}}
+            **{w: "origin" for w in ("came", "come", "invent", "inventor", "introduc", "coin", "popular", "pioneer")},
+            # superlatives, which the stemmer keeps whole, fold to their base: "simplest" matches "simple"
+            **{w + "est": w for w in ("simpl", "quick", "fast", "cheap", "small", "high", "strong", "weak", "great")},
+            "easiest": "easi", "earliest": "earli", "largest": "larg", "biggest": "big", "lowest": "low",
+            **{w: "evid" for w in ("studi", "research")}}
+# irregular verb forms, which the stemmer leaves alone, fold to the verb: "spent" matches "spend"
+_IRREGULAR = """spend spent | buy bought | make made | pay paid | take took taken | give gave given | find found |
+    begin began begun | grow grew grown | know knew known | leave left | lose lost | keep kept | feel felt |
+    tell told | sell sold | think thought | bring brought | build built | choose chose chosen | meet met |
+    see saw seen | go went gone | win won | write wrote written | drive drove driven | rise rose risen |
+    fall fell fallen | hold held | lead led | teach taught | speak spoke spoken | break broke broken"""
+
+
+@lru_cache(maxsize=1)
+def _aspects() -> dict[str, str]:
+    table = dict(_ASPECTS)
+    for group in _IRREGULAR.split("|"):
+        base, *forms = group.split()
+        for form in forms:
+            table.setdefault(stem(form), stem(base))
+    return table
 
 
 def aspect(term: str) -> str:
     """A stemmed term with words for one aspect folded together: "formula" and "calculated" match."""
-    return _ASPECTS.get(term, term)
+    return _aspects().get(term, term)
 
 
 def aspect_terms(text: str) -> set[str]:

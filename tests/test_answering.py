@@ -114,3 +114,59 @@ def test_a_bare_aspect_question_leans_on_the_conversation():
     history = [("user", "What is average handle time?"), ("assistant", "AHT is ... [1].")]
     assert is_follow_up("What is the formula?")
     assert condense("What is the formula?", history) == "What is the formula? (average handle time)"
+
+
+def test_answer_type_follows_the_question_word():
+    from copilot.answering import answer_type
+
+    duration, answered = answer_type("How quickly should teams call back detractors?")
+    assert duration.search("within 24 to 48 hours") and not duration.search("in 2003")
+    assert answered == {"quick"}  # a duration answers "quickly"
+    person, answered = answer_type("Who came up with moments of truth?")
+    assert person.search("It was popularized by Jan Carlzon of SAS.") and answered == set()
+    assert answer_type("When was NPS introduced?")[0].search("in 2003")
+    assert answer_type("What is NPS?") is None
+
+
+def test_a_sentence_giving_the_kind_of_answer_asked_for_wins():
+    passages = [
+        _p(0, "Frontline teams own the inner loop. They call back detractors and fix local issues.",
+           "Who owns the inner loop?", "a.md"),
+        _p(1, "Teams should call back detractors within 24 to 48 hours, while the experience is fresh.",
+           "Inner loop standards", "b.md"),
+    ]
+    a = ExtractiveAnswerer().answer("How quickly should teams call back detractors?", passages)
+    assert a.text.startswith("Teams should call back detractors within 24 to 48 hours")
+
+
+def test_acronyms_and_their_long_forms_match_each_other():
+    from copilot.answering import acronym_terms, fold_acronyms
+    from copilot.text import aspect_terms
+
+    table = acronym_terms({"clv": "customer lifetime value", "cx": "customer experience"})
+    assert fold_acronyms(aspect_terms("How is CLV measured?"), table) >= aspect_terms("customer lifetime value")
+    assert "clv" in fold_acronyms(aspect_terms("Customer lifetime value is ..."), table)
+    passages = [
+        _p(0, "Customer lifetime value is the revenue a customer brings over the relationship.",
+           "What is customer lifetime value?", "clv.md"),
+        _p(1, "The simple formula multiplies average order value, purchase frequency and customer lifespan.",
+           "How is CLV calculated?", "clv.md"),
+    ]
+    question = "How is customer lifetime value calculated?"
+    # the heading "How is CLV calculated?" answers the question once CLV is known to be customer lifetime value
+    assert ExtractiveAnswerer().answer(question, passages).text.startswith("Customer lifetime value is")
+    with_acronyms = ExtractiveAnswerer().answer(question, passages, acronyms={"clv": "customer lifetime value"})
+    assert with_acronyms.text.startswith("The simple formula")
+
+
+def test_a_contrast_that_says_something_of_each_side_beats_one_that_names_the_pair():
+    passages = [
+        _p(0, "X-data is experience data: feelings and opinions.", "What is X-data?", "x.md"),
+        _p(1, "O-data is operational data: transactions and timings.", "What is O-data?", "o.md"),
+        _p(2, "X-data and O-data examples often come in pairs.", "Examples of X-data and O-data", "x.md"),
+        _p(3, "Each answers half the question: O-data shows what happened, and X-data shows why.",
+           "Why combine X-data and O-data?", "x.md"),
+    ]
+    a = ExtractiveAnswerer().answer("What is the difference between X-data and O-data?", passages)
+    assert "O-data shows what happened, and X-data shows why" in a.text
+    assert "come in pairs" not in a.text

@@ -34,3 +34,12 @@ def test_terms_drop_stopwords_and_stem_plurals():
 def test_markdown_inline_formatting_is_removed():
     assert clean_markdown("**NPS** is [explained here](http://x.y) with `code` and _emphasis_.") == \
         "NPS is explained here with code and emphasis."
+
+
+def test_aspects_fold_superlatives_irregular_verbs_and_evidence_words():
+    from copilot.text import aspect_terms
+
+    assert aspect_terms("the simplest formula") >= aspect_terms("a simple formula")
+    assert aspect_terms("customers spent more") == aspect_terms("customers spend more")
+    assert aspect_terms("a study found") & aspect_terms("is there evidence")
+    assert aspect_terms("interest") != aspect_terms("inter")  # only listed words fold, not every -est
