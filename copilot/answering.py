@@ -168,12 +168,16 @@ _COMPARE = [
 
 def comparison_sides(question: str) -> tuple[str, str] | None:
     """('X-data', 'O-data') for 'What's the difference between X-data and O-data?', else None."""
-    for pattern in _COMPARE:
-        m = pattern.search(question.strip())
-        if m:
-            a, b = (re.sub(r"^(?:an?|the)\s+", "", x.strip(" ,"), flags=re.I) for x in m.groups())
-            if terms(a) and terms(b) and len(a.split()) <= 4 and len(b.split()) <= 4:
-                return a, b
+    question = question.strip()
+    # "X-data vs O-data - what's the difference?": the pair is named before the dash
+    head = re.split(r"\s*:\s+|\s+-\s+|\s*[–—]\s*", question, maxsplit=1)[0]
+    for text in dict.fromkeys([question, head]):
+        for pattern in _COMPARE:
+            m = pattern.search(text)
+            if m:
+                a, b = (re.sub(r"^(?:an?|the)\s+", "", x.strip(" ,"), flags=re.I) for x in m.groups())
+                if terms(a) and terms(b) and len(a.split()) <= 4 and len(b.split()) <= 4:
+                    return a, b
     return None
 
 

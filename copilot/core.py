@@ -33,7 +33,7 @@ from .errors import CopilotError, IndexMismatchError, LoadError, SourceNotFoundE
 from .lexical import LexicalIndex
 from .retrieval import Hit, RetrievalSettings, Retriever, find_acronyms
 from .store import VectorStore
-from .text import aspect, terms
+from .text import aspect, aspect_phrases, terms
 
 FORMAT = 1
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
@@ -417,9 +417,9 @@ class Copilot:
         """IDF weights of the question's terms; words a follow-up borrowed from earlier turns count less,
         so "what is the formula?" after "what is AHT?" looks for the formula, not the definition."""
         lexical = self.retriever.lexical
-        own = set(terms(question))
+        own = set(terms(aspect_phrases(question)))
         weights: dict[str, float] = {}
-        for t in terms(standalone):
+        for t in terms(aspect_phrases(standalone)):
             w = (lexical.idf(t) or lexical.idf(aspect(t)) or 0.5) * (1.0 if t in own or standalone == question else 0.35)
             weights[t] = max(weights.get(t, 0.0), w)
         return weights

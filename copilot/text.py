@@ -90,8 +90,18 @@ def aspect(term: str) -> str:
     return _aspects().get(term, term)
 
 
+_PHRASES = [(re.compile(r"\b(?:work|figure)(?:s|ed|ing)?\s+out\b", re.I), "calculate")]
+
+
+def aspect_phrases(text: str) -> str:
+    """Phrasal verbs as the one word they mean, for aspect matching: "work out AHT" -> "calculate AHT"."""
+    for pattern, word in _PHRASES:
+        text = pattern.sub(word, text)
+    return text
+
+
 def aspect_terms(text: str) -> set[str]:
-    return {aspect(t) for t in terms(text)}
+    return {aspect(t) for t in terms(aspect_phrases(text))}
 
 
 _ABBREV = ("e.g.", "i.e.", "etc.", "vs.", "Mr.", "Mrs.", "Ms.", "Dr.", "Inc.", "Ltd.", "Co.", "St.", "No.",

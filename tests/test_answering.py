@@ -87,6 +87,8 @@ def test_comparison_questions_are_recognised():
     assert comparison_sides("What's the difference between X-data and O-data?") == ("X-data", "O-data")
     assert comparison_sides("How is CX different from UX?") == ("CX", "UX")
     assert comparison_sides("NPS vs CSAT") == ("NPS", "CSAT")
+    assert comparison_sides("X-data vs O-data - what's the difference?") == ("X-data", "O-data")
+    assert comparison_sides("CES vs CSAT: which should I use?") == ("CES", "CSAT")
     assert comparison_sides("How is NPS calculated?") is None
     assert comparison_sides("What goes in each quadrant of an impact vs effort matrix?") is None
 

@@ -43,3 +43,4 @@ def test_aspects_fold_superlatives_irregular_verbs_and_evidence_words():
     assert aspect_terms("customers spent more") == aspect_terms("customers spend more")
     assert aspect_terms("a study found") & aspect_terms("is there evidence")
     assert aspect_terms("interest") != aspect_terms("inter")  # only listed words fold, not every -est
+    assert aspect_terms("how do I work out AHT?") == aspect_terms("how do I calculate AHT?")
