@@ -191,7 +191,8 @@ _ANSWER_TYPES = [  # (the question asks ..., a sentence answers with ..., the qu
     (re.compile(r"\bhow (?:quickly|soon|fast|long|often)\b|\bwithin how\b|\bwhat (?:time ?frame|deadline)\b", re.I),
      _DURATION, True),
     (re.compile(r"\b(?:when|what year|which year|what decade)\b", re.I), _YEAR, False),
-    (re.compile(r"^\s*who\b|\bwho (?:came up|invented|coined|created|introduced|developed|popularized|popularised)\b", re.I),
+    # "who came up with ...?" wants a name; "who owns CX?" wants a role, which is not a name
+    (re.compile(r"\bwho (?:first )?(?:came up|invented|coined|created|introduced|developed|popularized|popularised)\b", re.I),
      _PERSON, False),
     (re.compile(r"\bhow (?:many|much)\b|\bwhat (?:percentage|share|proportion|range)\b", re.I), _QUANTITY, True),
 ]

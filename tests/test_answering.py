@@ -128,6 +128,7 @@ def test_answer_type_follows_the_question_word():
     assert person.search("It was popularized by Jan Carlzon of SAS.") and answered == set()
     assert answer_type("When was NPS introduced?")[0].search("in 2003")
     assert answer_type("What is NPS?") is None
+    assert answer_type("Who is responsible for customer experience?") is None  # a role, not a name
 
 
 def test_a_sentence_giving_the_kind_of_answer_asked_for_wins():
