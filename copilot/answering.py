@@ -199,8 +199,8 @@ _ANSWER_TYPES = [  # (the question asks ..., a sentence answers with ..., the qu
 
 
 def answer_type(question: str) -> tuple[re.Pattern, set[str]] | None:
-    """The shape of the answer a question asks for: "How quickly ...?" wants a duration, "Who ...?" a
-    person's name, "When ...?" a year, "How many ...?" a number; with the question's terms that such an
+    """The shape of the answer a question asks for: "How quickly ...?" wants a duration, "Who came up with
+    ...?" a person's name, "When ...?" a year, "How many ...?" a number; with the question's terms that such an
     answer satisfies ("quick"). None when the question does not say."""
     for asks, gives, answered in _ANSWER_TYPES:
         m = asks.search(question)
@@ -231,11 +231,11 @@ def fold_acronyms(ts: set[str], table: Mapping[str, frozenset[str]]) -> set[str]
 
 def _names_pair(sentence: str, sides: tuple[str, str]) -> bool:
     """Does the sentence name the two sides only as a pair ("X-data and O-data examples ...")?"""
-    a, b = (re.escape(x) for x in sides)
+    a, b = (re.escape(x.lower()) for x in sides)
     joined = rf"(?:{a})\W+(?:and|or|&|vs\.?|versus)\W+(?:{b})|(?:{b})\W+(?:and|or|&|vs\.?|versus)\W+(?:{a})"
     lowered = sentence.lower()
-    both = len(re.findall(a, lowered, re.I)) + len(re.findall(b, lowered, re.I))
-    return bool(re.search(joined, lowered, re.I)) and both <= 2
+    mentions = len(re.findall(a, lowered)) + len(re.findall(b, lowered))
+    return bool(re.search(joined, lowered)) and mentions <= 2
 
 
 # ---------------------------------------------------------------- answerers
@@ -300,10 +300,18 @@ class ExtractiveAnswerer(Answerer):
 
     def __init__(self, settings: ExtractiveSettings = ExtractiveSettings()):
         self.settings = settings
+        self._acronyms: tuple[Mapping[str, str] | None, dict[str, frozenset[str]]] = (None, {})
+
+    def _acronym_table(self, acronyms: Mapping[str, str] | None) -> dict[str, frozenset[str]]:
+        """The table for `acronyms`, built once per mapping (a retriever keeps one for its lifetime)."""
+        cached = self._acronyms
+        if cached[0] is not acronyms:
+            cached = self._acronyms = (acronyms, acronym_terms(acronyms))
+        return cached[1]
 
     def answer(self, question, passages, term_weights=None, acronyms=None):
         s = self.settings
-        table = acronym_terms(acronyms)
+        table = self._acronym_table(acronyms)
 
         def fold(ts: set[str]) -> set[str]:
             return fold_acronyms(ts, table)
@@ -320,6 +328,11 @@ class ExtractiveAnswerer(Answerer):
         read = list(passages[: s.passages_read])
         if not read:
             return Answer(question, "", True, backend=self.name)
+        sides = comparison_sides(question)
+        if sides:
+            contrast = self._compare(question, sides, list(passages), fold)
+            if contrast is not None:
+                return contrast
         # which passage answers: the question terms that every passage shares count less
         shared = [fold(aspect_terms(p.section + " " + p.text)) for p in read]
         telling = {t: w * (1 - s.shared_discount * sum(t in x for x in shared) / len(shared)) for t, w in weights.items()}
@@ -328,14 +341,10 @@ class ExtractiveAnswerer(Answerer):
         def focus(ts: set[str]) -> float:
             return sum(w for t, w in telling.items() if t in ts) / telling_total
 
-        sides = comparison_sides(question)
-        if sides:
-            contrast = self._compare(question, sides, list(passages), fold)
-            if contrast is not None:
-                return contrast
         top = max(p.score for p in read) or 1.0
         wanted, answered = answer_type(question) or (None, set())
         units: list[list[_Sentence]] = []
+        picks: list[list[_Sentence]] = []  # the answer each passage would give on its own
         passage_value: list[float] = []
         for pi, p in enumerate(read):
             blocks = sentence_blocks(p.text)
@@ -367,12 +376,13 @@ class ExtractiveAnswerer(Answerer):
                               - (0.1 if len(sent.text.split()) > 55 else 0.0))
             units.append(sents)
             best_sentence = max((x.score for x in sents), default=0.0)
-            own_answer = set().union(*(x.terms for x in self._pick(sents, s)))
+            picks.append(self._pick(sents, s))
+            own_answer = set().union(*(x.terms for x in picks[-1]))
             passage_value.append(p.score / top + s.heading_weight * focus(fold(aspect_terms(p.section)))
                                  + s.sentence_weight * best_sentence + s.answer_weight * focus(own_answer)
                                  - s.rank_penalty * pi)
         primary = max(range(len(read)), key=lambda i: passage_value[i])
-        chosen = self._pick(units[primary], s)
+        chosen = list(picks[primary])
         covered = set().union(*(x.terms for x in chosen)) if chosen else set()
         words_used = sum(len(x.text.split()) for x in chosen)
         # one supporting sentence from another passage when it adds coverage of the question
@@ -457,12 +467,13 @@ class ExtractiveAnswerer(Answerer):
                 ts = fold(set(terms(sentence)))
                 if (sentence, pi) not in picked and cover(ts, side_terms[0]) >= 0.99 and cover(ts, side_terms[1]) >= 0.99 \
                         and not sentence.endswith(":") and len(sentence.split()) <= 45:
-                    value = (0 if _names_pair(sentence, sides) else 2) + about_both
-                    candidates.append((-value, pi, position, sentence))
+                    says_each = not _names_pair(sentence, sides)
+                    candidates.append((-(2 * says_each + about_both), pi, position, says_each, sentence))
         words = sum(len(x.split()) for x, _ in picked)
         used: set[int] = set()
-        for value, pi, _, sentence in sorted(candidates):
-            if used and (pi in used or -value < 2 or words + len(sentence.split()) > self.settings.max_words):
+        for _, pi, _, says_each, sentence in sorted(candidates):
+            # a second one only when it says something of each side, from another passage, and fits
+            if used and (pi in used or not says_each or words + len(sentence.split()) > self.settings.max_words):
                 continue
             picked.append((sentence, pi))
             words += len(sentence.split())
