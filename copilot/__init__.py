@@ -1,6 +1,6 @@
 """CX Copilot: cited answers to customer-experience questions from a local knowledge base, offline."""
 
-from .answering import Answer, Answerer, Citation, ExtractiveAnswerer, Passage
+from .answer import Answer, Answerer, Citation, ExtractiveAnswerer, Passage
 from .core import Copilot, FileOutcome, IngestReport, answer
 from .errors import CopilotError, IndexMismatchError, LoadError, SourceNotFoundError
 

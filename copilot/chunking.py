@@ -10,7 +10,8 @@ import hashlib
 from dataclasses import dataclass
 
 from .documents import Document, Section
-from .text import count_words, split_sentences
+from .sentences import SPANS_KEY, pack_spans
+from .text import Span, count_words, sentence_spans, split_sentences
 
 DEFAULT_MAX_WORDS = 170  # all-MiniLM-L6-v2 reads 256 word pieces; title + heading + 170 words fit
 DEFAULT_MIN_WORDS = 25
@@ -22,7 +23,8 @@ class ChunkSettings:
     min_words: int = DEFAULT_MIN_WORDS
 
     def as_dict(self) -> dict:
-        return {"max_words": self.max_words, "min_words": self.min_words, "version": 1}
+        # version 2: chunks store their sentence spans and sentence vectors
+        return {"max_words": self.max_words, "min_words": self.min_words, "version": 2}
 
 
 @dataclass
@@ -38,12 +40,22 @@ class Chunk:
 
     def embedding_text(self) -> str:
         """What the embedder reads: the passage in the context of its document title and section."""
-        head = self.title if not self.section else f"{self.title} — {self.section}"
-        return f"{head}\n{self.text}"
+        return f"{self.head()}\n{self.text}"
+
+    def head(self) -> str:
+        return self.title if not self.section else f"{self.title} — {self.section}"
+
+    def sentences(self) -> list[Span]:
+        return sentence_spans(self.text)
+
+    def sentence_offsets(self) -> list[tuple[int, int]]:
+        """The sentences' character spans in `embedding_text()`."""
+        shift = len(self.head()) + 1
+        return [(s.start + shift, s.end + shift) for s in self.sentences()]
 
     def metadata(self) -> dict:
         meta = {"source": self.source, "title": self.title, "section": self.section, "position": self.position,
-                "kind": self.kind}
+                "kind": self.kind, SPANS_KEY: pack_spans(self.sentences())}
         if self.page is not None:
             meta["page"] = self.page
         return meta

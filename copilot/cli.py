@@ -86,7 +86,7 @@ def cmd_ask(args) -> int:
         for note in result.notes:
             print(f"note: {note}", file=sys.stderr)
         return 0
-    from .answering import Answer
+    from .answer import Answer
 
     result = None
     pieces: list[str] = []
@@ -166,36 +166,75 @@ def cmd_eval(args) -> int:
     import tempfile
     from dataclasses import replace
 
+    from . import devset
     from .evaluation import KINDS, evaluate, format_table, golden_files, with_test_documents
 
-    golden = golden_files()
-    if args.limit:
-        golden = {kind: items[: args.limit] for kind, items in golden.items()}
+    out: dict = {}
+    base = _open(args)
+    out["answer_settings"] = base.answer_settings.as_dict()
+    out["retrieval_settings"] = base.retrieval.__dict__
+    report = None
     with tempfile.TemporaryDirectory(prefix="cx-eval-") as tmp:
-        # the user's index stays untouched: the test documents go into a copy of it
-        cp = with_test_documents(_open(args), Path(tmp) / "index")
-        cp.answer("warm-up")  # load the model before timing
-        rows = []
-        if args.all_backends:
-            from .llm import configured_backends
-
-            backends = configured_backends()
-        else:
-            backends = [args.backend]
-        for backend in backends:
-            args.backend = backend
-            report = evaluate(cp, golden, label=backend or "hybrid", kinds=KINDS, answerer=_answerer(args))
-            rows.append(report.metrics())
-        if args.ablation:  # the same questions with each retriever alone and with plain reciprocal rank fusion
-            for method in ("dense", "bm25", "rrf"):
-                cp.retriever.settings = replace(cp.retrieval, method=method)
-                rows.append(evaluate(cp, golden, label=method, kinds=KINDS).metrics())
-            cp.retriever.settings = cp.retrieval
-    print(format_table(rows))
+        if not args.dev_only:
+            golden = golden_files()
+            if args.limit:
+                golden = {kind: items[: args.limit] for kind, items in golden.items()}
+            # the user's index stays untouched: the test documents go into a copy of it
+            cp = with_test_documents(base, Path(tmp) / "golden" / "index")
+            cp.answer("warm-up")  # load the model before timing
+            rows = []
+            backends = _backends(args)
+            for backend in backends:
+                args.backend = backend
+                report = evaluate(cp, golden, label=backend or "hybrid", kinds=KINDS, answerer=_answerer(args))
+                rows.append(report.metrics())
+            if args.ablation:  # the same questions with each retriever alone and with plain reciprocal rank fusion
+                for method in ("dense", "bm25", "rrf"):
+                    cp.retriever.settings = replace(cp.retrieval, method=method)
+                    rows.append(evaluate(cp, golden, label=method, kinds=KINDS).metrics())
+                cp.retriever.settings = cp.retrieval
+            print("Golden set (tests/golden):")
+            print(format_table(rows))
+            out["golden"] = rows
+            out["failures"] = [j.__dict__ for j in report.failures()]
+        if not args.golden_only:
+            articles = devset.load(args.dev_set)
+            layout = args.dev_layout.split(",")
+            cp = devset.with_dev_documents(base, Path(tmp) / "dev", articles, layout, args.dev_offset)
+            cp.answer("warm-up")
+            part = devset.split(articles, args.dev_split)
+            if args.limit:
+                part = [{**a, "questions": a["questions"][: args.limit], "unanswerable": a.get("unanswerable", [])[: args.limit]}
+                        for a in part]
+            formats = {a["title"]: layout[(i + args.dev_offset) % len(layout)] for i, a in enumerate(articles)}
+            dev_rows = []
+            for backend in _backends(args):
+                args.backend = backend
+                metrics, judgements = devset.evaluate_dev(cp, part, label=f"{args.dev_split} ({backend or 'extractive'})",
+                                                          answerer=_answerer(args))
+                dev_rows.append(metrics)
+            print(f"\nDevelopment set ({devset.ATTRIBUTION}), split '{args.dev_split}': "
+                  + ", ".join(f"{a['title']} as {formats[a['title']]}" for a in part))
+            print(devset.format_rows(dev_rows))
+            out["dev"] = {"split": args.dev_split, "formats": formats, "metrics": dev_rows,
+                          "misses": [j.__dict__ for j in judgements if j.answerable and not j.in_answer]}
     if args.output:
-        Path(args.output).write_text(json.dumps({"metrics": rows, "failures": [j.__dict__ for j in report.failures()]},
-                                                indent=2))
+        Path(args.output).write_text(json.dumps(out, indent=2, default=str))
     return 0
+
+
+def _backends(args) -> list:
+    if args.all_backends:
+        from .llm import configured_backends
+
+        return configured_backends()
+    return [args.backend]
+
+
+def devset_layout() -> tuple[str, ...]:
+    from .devset import LAYOUT
+
+    return LAYOUT
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -237,8 +276,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=7860)
     p.set_defaults(func=cmd_serve)
 
-    p = sub.add_parser("eval", parents=[common], help="score answers against the golden set")
-    p.add_argument("--output", help="write metrics and failures as JSON here")
+    p = sub.add_parser("eval", parents=[common], help="score answers against the golden set and the development set")
+    p.add_argument("--output", help="write metrics, failures and the answer settings as JSON here")
+    p.add_argument("--golden-only", action="store_true", help="only the golden set (tests/golden)")
+    p.add_argument("--dev-only", action="store_true", help="only the development set written by others")
+    p.add_argument("--dev-set", help="a development set file (default: benchmarks/data/squad-dev-3-articles.json)")
+    p.add_argument("--dev-split", default="report", choices=["report", "fit", "all"],
+                   help="which questions to ask: report (held back from fitting, the default), fit or all")
+    p.add_argument("--dev-layout", default=",".join(devset_layout()),
+                   help="formats the articles are written in, in turn (default: markdown,html,pdf,text)")
+    p.add_argument("--dev-offset", type=int, default=0, help="rotate the formats by this many places")
     p.add_argument("--ablation", action="store_true", help="also score dense-only, BM25-only and RRF retrieval")
     p.add_argument("--limit", type=int, help="only the first N items of each kind (a quick smoke run)")
     p.add_argument("--all-backends", action="store_true",

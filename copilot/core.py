@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import threading
 import time
 import uuid
@@ -24,8 +25,10 @@ from pathlib import Path
 import numpy as np
 
 from . import config
-from .answering import (Answer, Answerer, ExtractiveAnswerer, History, Passage, comparison_sides, condense,
-                        decline_text, is_follow_up)
+from .answer import (Answer, Answerer, AnswerSettings, ExtractiveAnswerer, History, Passage, Query, Topics, condense,
+                     decline_text, is_follow_up, normalise_history)
+from .answer.abstain import Verdict, judge
+from .answer.pipeline import Ranking, rank
 from .chunking import Chunk, ChunkSettings, chunk_document
 from .documents import Document, load_document, supported
 from .embeddings import Embedder, make_embedder
@@ -33,10 +36,24 @@ from .errors import CopilotError, IndexMismatchError, LoadError, SourceNotFoundE
 from .lexical import LexicalIndex
 from .retrieval import Hit, RetrievalSettings, Retriever, find_acronyms
 from .store import VectorStore
-from .text import aspect, aspect_phrases, terms
+from .sentences import VECTORS_KEY, from_metadata, pack_vectors
+from .text import aspect, aspect_phrases, split_sentences, terms
 
 FORMAT = 1
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
+
+
+@dataclass
+class Prepared:
+    """A question made ready to answer (`Copilot.prepare`)."""
+
+    question: str
+    standalone: str
+    hits: list[Hit]
+    passages: list[Passage]
+    query: Query
+    ranking: Ranking
+    verdict: Verdict
 
 
 @dataclass
@@ -130,7 +147,10 @@ class Copilot:
         self.embedder = embedder or make_embedder()
         self.chunking = chunking or ChunkSettings()
         self.retrieval = retrieval or RetrievalSettings()
-        self.answerer = answerer or ExtractiveAnswerer()
+        self.answer_settings = getattr(answerer, "settings", None) if isinstance(answerer, ExtractiveAnswerer) \
+            else AnswerSettings.fitted()
+        self.answerer = answerer or ExtractiveAnswerer(self.answer_settings)
+        self._topics: tuple[str, Topics] | None = None
         self._lock = threading.RLock()
         self.ingest_group = 256  # chunks embedded and committed together
         self._retriever: Retriever | None = None
@@ -287,8 +307,11 @@ class Copilot:
         done = embedded = 0
         for group in _groups(planned, self.ingest_group):
             chunks = [c for _, _, cs, _ in group for c in cs]
-            vectors = self.store.vectors([c.id for c in chunks])  # unchanged chunks keep their vectors
-            todo = [c for c in chunks if c.id not in vectors]
+            # unchanged chunks keep their vectors and sentence vectors
+            vectors = self.store.vectors([c.id for c in chunks])
+            kept = {c.id: c.metadata.get(VECTORS_KEY) for c in self.store.get(list(vectors))}
+            sentence_vectors = {i: v for i, v in kept.items() if v}
+            todo = [c for c in chunks if c.id not in vectors or c.id not in sentence_vectors]
             base = done + len(chunks) - len(todo)
             counted = 0
 
@@ -298,11 +321,15 @@ class Copilot:
                 if progress:
                     progress("embedding", base + counted, total)
 
-            vectors.update(zip([c.id for c in todo], self.embedder.embed([c.embedding_text() for c in todo], tick)))
+            new, per_sentence = self.embedder.embed_with_spans([c.embedding_text() for c in todo],
+                                                               [c.sentence_offsets() for c in todo], tick)
+            for c, v, sv in zip(todo, new, per_sentence):
+                vectors[c.id] = v
+                sentence_vectors[c.id] = pack_vectors(sv)
             embedded += len(todo)
             for _, doc, cs, digest in group:
                 self.store.upsert([c.id for c in cs], np.asarray([vectors[c.id] for c in cs]), [c.text for c in cs],
-                                  [c.metadata() for c in cs])
+                                  [{**c.metadata(), VECTORS_KEY: sentence_vectors[c.id]} for c in cs])
                 keep = {c.id for c in cs}
                 stale = [i for i in self.catalog["sources"].get(doc.source, {}).get("chunk_ids", []) if i not in keep]
                 if stale:
@@ -350,7 +377,7 @@ class Copilot:
     # ------------------------------------------------------------ answering
 
     def search(self, question: str, history: History | None = None) -> list[Hit]:
-        return self.retriever.search(condense(question, history))
+        return self.retriever.search(condense(question, history, self.topics()))
 
     def answer(self, question: str, history: History | None = None, answerer: Answerer | None = None) -> Answer:
         """Answer a question (with the conversation so far, for follow-ups), citing the passages used."""
@@ -361,6 +388,23 @@ class Copilot:
         assert result is not None
         return result
 
+    def gather(self, question: str, history: History | None = None) -> tuple[str, list[Hit], list[Passage], Query]:
+        """The standalone question, the passages retrieved for it and what is known about the question (term
+        weights, embedding, what the conversation has already said)."""
+        standalone = condense(question, history, self.topics())
+        hits = self.retriever.search(standalone)
+        return standalone, hits, self._passages(hits), self._query(standalone, question, history)
+
+    def prepare(self, question: str, history: History | None = None) -> Prepared:
+        """Everything up to the answer: `gather`, then the extractive pipeline's ranking and the abstention
+        verdict."""
+        standalone, hits, passages, query = self.gather(question, history)
+        weights = self.answer_settings.weights()
+        ranking = rank(standalone, passages, query, weights.sentence, self.answer_settings.passages_read)
+        query.ranking = ranking
+        verdict = judge(ranking, weights.abstain, weights.abstain_threshold)
+        return Prepared(question, standalone, hits, passages, query, ranking, verdict)
+
     def stream(self, question: str, history: History | None = None,
                answerer: Answerer | None = None) -> Iterator[str | Answer]:
         """Yield the answer's text as it is produced, then the final Answer."""
@@ -368,37 +412,22 @@ class Copilot:
         question = (question or "").strip()
         if not question:
             raise CopilotError("The question is empty: type a question about customer experience.")
-        standalone = condense(question, history)
-        if standalone == question and is_follow_up(question) and len(terms(question)) <= 1:
+        answerer = answerer or self.answerer
+        if not normalise_history(history) and is_follow_up(question) and len(terms(question)) <= 1:
             # "and how do I calculate it?" with nothing before it: ask rather than guess what "it" is
             result = Answer(question, "Which topic do you mean? Ask the whole question, for example \"How is NPS "
-                            "calculated?\"", True, backend=(answerer or self.answerer).name,
-                            standalone_question=standalone)
+                            "calculated?\"", True, backend=answerer.name, standalone_question=question)
             yield result.text
             yield result
             return
-        retriever = self.retriever
-        hits = retriever.search(standalone)
-        sides = comparison_sides(standalone)
-        if sides and retriever.relevant(hits):  # "A vs B": make sure each side's own passages are at hand
-            seen = {h.id for h in hits}
-            for side in sides:
-                for h in retriever.search(f"What is {side}?")[:2]:
-                    if h.id not in seen:
-                        hits.append(h)
-                        seen.add(h.id)
+        prep = self.prepare(question, history)
         t1 = time.perf_counter()
-        answerer = answerer or self.answerer
-        if not retriever.relevant(hits):
+        if not prep.verdict.answerable:
             result = self._decline(question)
             result.backend = answerer.name
         else:
-            passages = [Passage(h.id, h.chunk.text, h.source, h.chunk.metadata.get("title", ""),
-                                h.chunk.metadata.get("section", ""), h.chunk.metadata.get("page"), h.score)
-                        for h in hits]
-            weights = self._term_weights(standalone, question)
             result = None
-            for item in answerer.stream(standalone, passages, weights, retriever.acronyms):
+            for item in answerer.stream(prep.standalone, prep.passages, prep.query):
                 if isinstance(item, Answer):
                     result = item
                 else:
@@ -406,23 +435,60 @@ class Copilot:
             if result is None or (result.abstained and not result.text):
                 result = self._decline(question)
         result.question = question
-        result.standalone_question = standalone
+        result.standalone_question = prep.standalone
         result.timings = {**result.timings, "retrieval_ms": round((t1 - t0) * 1000, 1),
-                          "total_ms": round((time.perf_counter() - t0) * 1000, 1)}
+                          "total_ms": round((time.perf_counter() - t0) * 1000, 1),
+                          "answerable": round(prep.verdict.probability, 3)}
         if result.abstained and result.text:
             yield result.text
         yield result
 
-    def _term_weights(self, standalone: str, question: str) -> dict[str, float]:
-        """IDF weights of the question's terms; words a follow-up borrowed from earlier turns count less,
-        so "what is the formula?" after "what is AHT?" looks for the formula, not the definition."""
+    def topics(self) -> Topics:
+        """The index's topic vocabulary (document titles and acronyms), for follow-up questions."""
+        revision = self.catalog.get("revision", "")
+        cached = self._topics
+        if cached is None or cached[0] != revision:
+            titles = [v.get("title", "") for v in list(self.catalog["sources"].values())]
+            cached = self._topics = (revision, Topics.from_titles(titles, self.retriever.acronyms))
+        return cached[1]
+
+    def _passages(self, hits: list[Hit]) -> list[Passage]:
+        """Retrieved chunks as passages, with their sentences and sentence vectors."""
+        out = []
+        for h in hits:
+            spans, vectors = from_metadata(h.chunk.metadata, self.embedder.dim)
+            out.append(Passage(h.id, h.chunk.text, h.source, h.chunk.metadata.get("title", ""),
+                               h.chunk.metadata.get("section", ""), h.chunk.metadata.get("page"), h.score, h.dense,
+                               h.lexical, spans, vectors))
+        return out
+
+    def _query(self, standalone: str, question: str, history: History | None) -> Query:
+        said: list[str] = []
+        for role, text in normalise_history(history):
+            if role == "assistant":
+                said.extend(split_sentences(re.sub(r"\s*\[\d+\]", "", text)))
+        weights, unknown = self._term_weights(standalone, question)
+        own = frozenset(terms(aspect_phrases(question))) if standalone != question else frozenset()
+        return Query(weights, self.retriever.query_vector(standalone), self.retriever.acronyms, tuple(said), own,
+                     unknown)
+
+    def _term_weights(self, standalone: str, question: str) -> tuple[dict[str, float], frozenset[str]]:
+        """IDF weights of the question's terms, and the terms the index has never seen (they weigh as much as
+        the rarest term can: a question about something absent is not answered by the rest of its words).
+        Words a follow-up borrowed from earlier turns count less, so "what is the formula?" after "what is
+        AHT?" looks for the formula, not the definition."""
         lexical = self.retriever.lexical
         own = set(terms(aspect_phrases(question)))
         weights: dict[str, float] = {}
+        unknown: set[str] = set()
         for t in terms(aspect_phrases(standalone)):
-            w = (lexical.idf(t) or lexical.idf(aspect(t)) or 0.5) * (1.0 if t in own or standalone == question else 0.35)
+            idf = lexical.idf(t) or lexical.idf(aspect(t))
+            if not idf:
+                unknown.add(t)
+                idf = lexical.max_idf()
+            w = idf * (1.0 if t in own or standalone == question else 0.35)
             weights[t] = max(weights.get(t, 0.0), w)
-        return weights
+        return weights, frozenset(unknown)
 
     def _decline(self, question: str) -> Answer:
         return Answer(question, decline_text(question, self.example_topics()), True, [])

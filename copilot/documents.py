@@ -16,7 +16,6 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 from .errors import LoadError
-from .text import clean_markdown
 
 SUPPORTED = {".pdf": "pdf", ".md": "markdown", ".markdown": "markdown", ".txt": "text", ".text": "text",
              ".html": "html", ".htm": "html"}
@@ -139,22 +138,92 @@ class _Outline:
 # ---------------------------------------------------------------- markdown
 
 _FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*(?:\n|\Z)", re.S)
-_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
+
+
+def _inline(token) -> str:
+    """The plain text of a markdown-it inline token: emphasis marks and link targets go; link labels, code,
+    image descriptions and inline HTML (as the literal text it is) stay."""
+    out: list[str] = []
+    for child in token.children or []:
+        if child.type in {"text", "code_inline", "html_inline"}:
+            out.append(child.content)
+        elif child.type == "softbreak":
+            out.append(" ")
+        elif child.type == "hardbreak":
+            out.append("\n")
+        elif child.type == "image":
+            out.append(child.content or "")
+    return " ".join("".join(out).split(" ")).strip()
+
+
+def _join_blocks(blocks: list[tuple[str, str]]) -> str:
+    """Blocks of a section as text: paragraphs apart by a blank line, a list's items on consecutive lines."""
+    text = ""
+    prev = ""
+    for kind, piece in blocks:
+        if text:
+            text += "\n" if kind == "item" and prev == "item" else "\n\n"
+        text += piece
+        prev = kind
+    return text
 
 
 def split_markdown(text: str) -> tuple[str | None, list[Section]]:
-    """Markdown body to (title, sections); the heading path excludes the `#` title."""
-    outline = _Outline(lambda lines: clean_markdown("\n".join(lines)))
-    in_code = False
-    for line in text.splitlines():
-        if line.strip().startswith("```"):
-            in_code = not in_code
-            continue
-        m = None if in_code else _HEADING.match(line)
-        if m:
-            outline.heading(len(m.group(1)), clean_markdown(m.group(2)).strip())
-        else:
-            outline.text(line)
+    """Markdown to (title, sections), parsed with markdown-it-py (CommonMark and tables): headings make the
+    heading path (the first `#` heading before any text is the title), list items keep their markers ("-",
+    "1."), table rows become lines of "header: value" pairs, blocks of raw HTML keep only their text."""
+    from markdown_it import MarkdownIt
+
+    tokens = MarkdownIt("commonmark").enable("table").parse(text)
+    outline = _Outline(_join_blocks)
+    lists: list[list] = []  # [kind, next number] per open list
+    item_parts: list[list[str]] = []  # text of the items being read, innermost last
+    header: list[str] = []
+    row: list[str] = []
+    in_head = False
+    for i, tok in enumerate(tokens):
+        t = tok.type
+        if t == "heading_open":
+            outline.heading(int(tok.tag[1]), _inline(tokens[i + 1]))
+        elif t in {"bullet_list_open", "ordered_list_open"}:
+            start = int(tok.attrGet("start") or 1) if t == "ordered_list_open" else 0
+            lists.append(["ol" if t == "ordered_list_open" else "ul", start])
+        elif t in {"bullet_list_close", "ordered_list_close"}:
+            lists.pop()
+        elif t == "list_item_open":
+            item_parts.append([])
+        elif t == "list_item_close":
+            parts = item_parts.pop()
+            kind = lists[-1] if lists else ["ul", 0]
+            marker = f"{kind[1]}." if kind[0] == "ol" else "-"
+            if kind[0] == "ol":
+                kind[1] += 1
+            if parts:
+                outline.text(("item", f"{marker} {' '.join(parts)}"))
+        elif t == "inline" and tokens[i - 1].type == "paragraph_open":
+            piece = _inline(tok)
+            if item_parts:
+                item_parts[-1].append(piece)
+            elif piece:
+                outline.text(("para", piece))
+        elif t in {"fence", "code_block"} and tok.content.strip():
+            outline.text(("para", tok.content.strip()))
+        elif t == "html_block":  # a block of raw HTML: its text, without the tags
+            piece = " ".join(re.sub(r"<[^>]*>", " ", tok.content).split())
+            if piece:
+                outline.text(("para", piece))
+        elif t == "thead_open":
+            in_head, header = True, []
+        elif t == "thead_close":
+            in_head = False
+        elif t == "tr_open":
+            row = []
+        elif t in {"th_open", "td_open"}:
+            cell = _inline(tokens[i + 1]) if tokens[i + 1].type == "inline" else ""
+            (header if in_head else row).append(cell)
+        elif t == "tr_close" and not in_head and any(row):
+            pairs = [f"{h}: {c}" if h else c for h, c in zip(header + [""] * len(row), row) if c]
+            outline.text(("para", "; ".join(pairs) + "."))
     return outline.result()
 
 
@@ -332,6 +401,41 @@ def html_to_sections(html: str) -> tuple[str, list[Section]]:
     return page_title or h1 or "", sections
 
 
+_TITLE_SEPARATORS = re.compile(r"\s+(?:[|·•»–—]|-{1,2}|::)\s+")
+
+
+def readable_title(title: str, site: str | None = None) -> str:
+    """A page title without the site's name: "Returns policy | Acme Outdoor - Help" -> "Returns policy"."""
+    parts = [p.strip() for p in _TITLE_SEPARATORS.split(" ".join((title or "").split())) if p.strip()]
+    if site:
+        parts = [p for p in parts if p.lower() != site.strip().lower()] or parts
+    return parts[0] if parts else ""
+
+
+_REFERENCE_MARK = re.compile(r"<sup>.*?</sup>|\\?\[\d{1,3}\\?\]")
+_MD_ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|>~<])")
+
+
+def html_main_markdown(html: str) -> tuple[str, str]:
+    """(main content as Markdown, page title) by trafilatura: navigation, cookie banners, sidebars, share
+    buttons and footers go; headings, paragraphs, lists and tables stay. Reference marks ("[12]") go too:
+    they would read as the copilot's own citation markers."""
+    import logging
+
+    import trafilatura
+
+    logging.getLogger("trafilatura").setLevel(logging.ERROR)
+    body = trafilatura.extract(html, output_format="markdown", include_formatting=True, include_links=False,
+                               include_images=False, include_tables=True, include_comments=False,
+                               favor_recall=True, deduplicate=False) or ""
+    meta = trafilatura.extract_metadata(html)
+    body = _REFERENCE_MARK.sub("", body)
+    body = re.sub(r"</?[a-zA-Z][^>]*>", "", body)  # any HTML left in the Markdown
+    body = _MD_ESCAPE.sub(r"\1", body)
+    title = readable_title(getattr(meta, "title", "") or "", getattr(meta, "sitename", None))
+    return body, title
+
+
 def _load_html(path: Path, data: bytes) -> Document:
     text = decode_text(path, data)
     m = re.search(rb'<meta[^>]+charset=["\']?([\w-]+)', data[:4096], re.I)
@@ -340,8 +444,12 @@ def _load_html(path: Path, data: bytes) -> Document:
             text = data.decode(m.group(1).decode("ascii"))
         except (LookupError, UnicodeDecodeError):
             pass
-    title, sections = html_to_sections(text)
-    return Document(path.name, str(path), "html", title or _title_from_name(path), sections)
+    body, title = html_main_markdown(text)
+    h1, sections = split_markdown(body) if body.strip() else (None, [])
+    if not sections:  # trafilatura found no main content (a page of links, a fragment): read it all
+        page_title, sections = html_to_sections(text)
+        title = title or readable_title(page_title)
+    return Document(path.name, str(path), "html", title or h1 or _title_from_name(path), sections)
 
 
 # ---------------------------------------------------------------- PDF
@@ -417,7 +525,7 @@ def _pdf_sections(text: str, page: int) -> list[Section]:
     buf: list[str] = []
     for para in [p.strip() for p in text.split("\n\n") if p.strip()]:
         looks_heading = (len(para) <= 80 and len(para.split()) <= 12 and "\n" not in para
-                         and not para.endswith((".", ",", ";", "?", "!")) and para[:1].isupper())
+                         and not para.endswith((".", ",", ";", "?", "!", ":")) and para[:1].isupper())
         if looks_heading:
             if buf:
                 sections.append(Section("\n\n".join(buf), heading, page))

@@ -44,6 +44,20 @@ class Embedder:
     def embed_query(self, text: str) -> np.ndarray:
         return self.embed([text])[0]
 
+    def embed_with_spans(self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]],
+                         progress: Progress | None = None) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Embed each text, and each (start, end) character span of it (its sentences): (text vectors, one
+        array of span vectors per text). This default embeds the spans' text on its own; a model that can
+        pool its token embeddings over a span does it in the same pass."""
+        vectors = self.embed(texts, progress)
+        pieces = [texts[i][a:b] for i, ss in enumerate(spans) for a, b in ss]
+        flat = self.embed(pieces) if pieces else np.zeros((0, self.dim), dtype=np.float32)
+        out, k = [], 0
+        for ss in spans:
+            out.append(flat[k:k + len(ss)])
+            k += len(ss)
+        return vectors, out
+
     def describe(self) -> dict:
         return {"name": self.name, "dim": self.dim}
 
@@ -121,6 +135,54 @@ class MiniLMEmbedder(Embedder):
         out = np.empty_like(vectors)
         out[np.asarray(order, dtype=int)] = vectors
         return out
+
+    def embed_with_spans(self, texts, spans, progress=None):
+        """One pass of the model per batch: a text's vector is the mean of all its token embeddings (exactly
+        what sentence-transformers computes for all-MiniLM-L6-v2: mean pooling, then normalisation), and a
+        span's vector the mean of the token embeddings inside it. A span cut off by the model's 256-token limit
+        is embedded on its own."""
+        import torch
+
+        model = self.model
+        tokenizer, bert = model.tokenizer, model[0].auto_model
+        limit = model.max_seq_length
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        vectors = np.zeros((len(texts), self.dim), dtype=np.float32)
+        span_vectors: list[np.ndarray | None] = [None] * len(texts)
+        missing: list[tuple[int, int, str]] = []  # (text, span, its text) for spans past the token limit
+        for start in range(0, len(order), self.batch_size):
+            batch = order[start:start + self.batch_size]
+            enc = tokenizer([texts[i] for i in batch], padding=True, truncation=True, max_length=limit,
+                            return_offsets_mapping=True, return_tensors="pt")
+            offsets = enc.pop("offset_mapping").numpy()
+            with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
+                hidden = bert(**enc).last_hidden_state.float().numpy()
+            mask = enc["attention_mask"].numpy().astype(np.float32)
+            pooled = (hidden * mask[:, :, None]).sum(1) / np.maximum(mask.sum(1, keepdims=True), 1e-9)
+            for row, i in enumerate(batch):
+                vectors[i] = pooled[row]
+                ss = spans[i]
+                sv = np.zeros((len(ss), self.dim), dtype=np.float32)
+                real = (offsets[row, :, 1] > offsets[row, :, 0]) & (mask[row] > 0)
+                for k, (a, b) in enumerate(ss):
+                    inside = real & (offsets[row, :, 0] >= a) & (offsets[row, :, 1] <= b)
+                    if inside.any() and offsets[row, inside, 1].max() >= b - 1:
+                        sv[k] = hidden[row, inside].mean(0)
+                    else:
+                        missing.append((i, k, texts[i][a:b]))
+                span_vectors[i] = sv
+            if progress:
+                progress(len(batch))
+        if missing:
+            extra = super().embed([t for _, _, t in missing])
+            for (i, k, _), v in zip(missing, extra):
+                span_vectors[i][k] = v
+        vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        out = []
+        for sv in span_vectors:
+            norms = np.linalg.norm(sv, axis=1, keepdims=True) if len(sv) else np.ones((0, 1))
+            out.append((sv / np.maximum(norms, 1e-12)).astype(np.float32))
+        return vectors, out
 
 
 class HashEmbedder(Embedder):

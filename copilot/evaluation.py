@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .answering import Answer
+from .answer import Answer
 from .config import PROJECT_DIR
 
 GOLDEN_DIR = PROJECT_DIR / "tests" / "golden"
@@ -175,10 +175,13 @@ def evaluate(copilot, golden: dict[str, list[dict]] | None = None, label: str = 
     return report
 
 
-def format_table(rows: list[dict]) -> str:
-    cols = ["label", "questions", "supported", "key_fact", "recall@5", "mrr", "citation_precision",
-            "cx_declined", "offtopic_declined", "decline_precision", "p50_ms", "p95_ms"]
-    cols = [c for c in cols if any(c in r for r in rows)]
+GOLDEN_COLUMNS = ["label", "questions", "supported", "key_fact", "recall@5", "mrr", "citation_precision",
+                  "cx_declined", "offtopic_declined", "decline_precision", "p50_ms", "p95_ms"]
+
+
+def format_table(rows: list[dict], columns: list[str] = GOLDEN_COLUMNS) -> str:
+    """Rows of metrics as an aligned text table (only the columns some row has)."""
+    cols = [c for c in columns if any(c in r for r in rows)]
 
     def fmt(v):
         return f"{v:.3f}" if isinstance(v, float) else str(v)

@@ -18,7 +18,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from .answering import Citation, Passage, with_marker
+from .answer.compose import with_marker
+from .answer.types import Citation, Passage
 from .text import sentence_units, terms, words
 
 

@@ -47,6 +47,11 @@ class LexicalIndex:
         df = self._df().get(col, 0)
         return float(np.log(1 + (n - df + 0.5) / (df + 0.5)))
 
+    def max_idf(self) -> float:
+        """The IDF a term found in no chunk would have: the rarest a term can be."""
+        n = len(self.ids)
+        return float(np.log(1 + (n + 0.5) / 0.5)) if n else 1.0
+
     def _df(self) -> dict[int, int]:
         if not hasattr(self, "_df_cache"):
             ptr = self._bm25.scores["indptr"]

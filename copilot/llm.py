@@ -31,8 +31,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .answering import Answer, Answerer, ExtractiveAnswerer, History, Passage, normalise_history
-from .answering import condense as rule_condense
+from .answer import Answer, Answerer, ExtractiveAnswerer, History, Passage, Query, normalise_history
+from .answer import condense as rule_condense
 from .errors import BackendError, CopilotError, MissingDependencyError
 from .grounding import Grounded, GroundingSettings, ground
 from .prompts import escape_data, load_prompt, render_history, render_passages
@@ -286,10 +286,9 @@ class LLMAnswerer(Answerer):
 
     # ------------------------------------------------------------ answering
 
-    def answer(self, question: str, passages: Sequence[Passage], term_weights: dict[str, float] | None = None,
-               acronyms: Mapping[str, str] | None = None) -> Answer:
+    def answer(self, question: str, passages: Sequence[Passage], query: Query | None = None) -> Answer:
         t0 = time.perf_counter()
-        hints = {"term_weights": term_weights, "acronyms": acronyms}  # for the fallback answerer
+        hints = {"query": query}  # for the fallback answerer
         used = list(passages[: self.max_passages])
         if not used:
             return Answer(question, "", True, backend=self.name)
@@ -300,12 +299,11 @@ class LLMAnswerer(Answerer):
             return self._fall_back(question, passages, hints, self._explain(exc))
         return self._finish(question, passages, used, hints, text, t0)
 
-    def stream(self, question: str, passages: Sequence[Passage], term_weights: dict[str, float] | None = None,
-               acronyms: Mapping[str, str] | None = None) -> Iterator[str | Answer]:
+    def stream(self, question: str, passages: Sequence[Passage], query: Query | None = None) -> Iterator[str | Answer]:
         """The model's tokens as they arrive, then the final grounded Answer (authoritative: grounding may
         drop sentences that were streamed, or fall back to the extractive answer)."""
         t0 = time.perf_counter()
-        hints = {"term_weights": term_weights, "acronyms": acronyms}
+        hints = {"query": query}
         used = list(passages[: self.max_passages])
         if not used:
             yield Answer(question, "", True, backend=self.name)

@@ -141,12 +141,26 @@ class Retriever:
         self.settings = settings
         self.acronyms = acronyms or {}
         self._positions = {i: n for n, i in enumerate(lexical.ids)}
+        self._vectors: dict[str, np.ndarray] = {}  # recent query embeddings
+
+    def query_vector(self, query: str) -> np.ndarray:
+        """The embedding retrieval uses for `query` (acronyms spelled out)."""
+        return self.embed_query(expand_acronyms(query, self.acronyms))
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """The embedding of a text (the last few are kept: retrieval and the answerer both need them)."""
+        vec = self._vectors.get(text)
+        if vec is None:
+            if len(self._vectors) >= 64:
+                self._vectors.pop(next(iter(self._vectors)))
+            vec = self._vectors[text] = self.embedder.embed_query(text)
+        return vec
 
     def search(self, query: str, settings: RetrievalSettings | None = None) -> list[Hit]:
         """Best passages for `query`, fused and diversified, with their chunks loaded."""
         s = settings or self.settings
         expanded = expand_acronyms(query, self.acronyms)
-        qvec = self.embedder.embed_query(expanded)
+        qvec = self.embed_query(expanded)
         dense = dict(self.store.query(qvec, s.candidates)) if s.method != "bm25" else {}
         bm25_all = self.lexical.scores(expanded)
         lexical: dict[str, float] = {}

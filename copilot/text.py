@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from functools import lru_cache
 
 STOPWORDS = frozenset(
@@ -105,9 +106,67 @@ def aspect_terms(text: str) -> set[str]:
 
 
 _ABBREV = ("e.g.", "i.e.", "etc.", "vs.", "Mr.", "Mrs.", "Ms.", "Dr.", "Inc.", "Ltd.", "Co.", "St.", "No.",
-           "U.S.", "U.K.", "approx.", "cf.", "al.", "Fig.", "p.", "pp.")
-_ABBREV_RE = re.compile(r"(?<![\w.])(?:" + "|".join(re.escape(a) for a in _ABBREV) + r")", re.I)
-_SPLIT_RE = re.compile(r"(?<=[.!?])[\"”’)]?\s+(?=[\"“(]?[A-Z0-9])")
+           "U.S.", "U.K.", "approx.", "cf.", "al.", "Fig.", "p.", "pp.", "Jr.", "Sr.", "Mt.", "Ft.", "Gen.",
+           "Gov.", "Sen.", "Rep.", "Prof.", "Corp.", "Bros.", "Jan.", "Feb.", "Aug.", "Sept.", "Oct.", "Nov.",
+           "Dec.", "U.S.A.", "D.C.", "L.A.", "a.m.", "p.m.")
+_ABBREV_RE = re.compile(r"(?<![\w.])(?:" + "|".join(re.escape(a) for a in sorted(_ABBREV, key=len, reverse=True))
+                        + r")", re.I)
+_INITIAL_RE = re.compile(r"(?<![\w.])[A-Z]\.(?=\s+[A-Z])")  # "John F. Kennedy", "J. R. R. Tolkien"
+# a sentence ends at . ! or ? (after any closing quote, bracket or reference mark like "[12]"), before
+# whitespace and a capital letter, digit or opening quote
+_SPLIT_RE = re.compile(r"(?<=[.!?])[\"”’)]?(?:\[\d{1,3}\])*\s+(?=[\"“(]?[A-Z0-9])")
+_BLOCK_RE = re.compile(r"\n[ \t]*\n\s*|\n(?=[ \t]*(?:[-*+•]|\d{1,3}[.)])[ \t])")
+_MARKER_RE = re.compile(r"(?:[-*+•]|\d{1,3}[.)])[ \t]+")
+
+
+@dataclass(frozen=True)
+class Span:
+    """One sentence of a text: where it is (offsets into the text, any list marker excluded), whether it is
+    (part of) a list item, whether it opens its paragraph or item, and the item's marker ("-", "2.")."""
+
+    start: int
+    end: int
+    item: bool = False
+    opens: bool = True
+    marker: str = ""
+
+
+def sentence_spans(text: str) -> list[Span]:
+    """Split text into sentences with their offsets. Paragraphs (blank lines) and list items (lines that
+    start with -, *, +, • or "1." / "1)") always end a sentence; inside them, a sentence ends at terminal
+    punctuation unless it belongs to a known abbreviation or an initial."""
+    spans: list[Span] = []
+    bounds = [(m.start(), m.end()) for m in _BLOCK_RE.finditer(text)]
+    starts = [0] + [e for _, e in bounds]
+    ends = [s for s, _ in bounds] + [len(text)]
+    for b_start, b_end in zip(starts, ends):
+        block = text[b_start:b_end]
+        lead = len(block) - len(block.lstrip())
+        m = _MARKER_RE.match(block, lead)
+        marker = ""
+        body_start = lead
+        if m:
+            marker = m.group(0).strip()
+            body_start = m.end()
+        body = block[body_start:]
+        protected = _ABBREV_RE.sub(lambda x: x.group(0).replace(".", "\x00"), body)
+        protected = _INITIAL_RE.sub(lambda x: x.group(0).replace(".", "\x00"), protected)
+        cuts = [0] + [x.end() for x in _SPLIT_RE.finditer(protected)] + [len(body)]
+        first = True
+        for a, b in zip(cuts, cuts[1:]):
+            piece = body[a:b]
+            stripped = piece.strip()
+            if not stripped:
+                continue
+            s = b_start + body_start + a + (len(piece) - len(piece.lstrip()))
+            spans.append(Span(s, s + len(stripped), bool(marker), first, marker if first else ""))
+            first = False
+    return spans
+
+
+def span_text(text: str, span: Span) -> str:
+    """A sentence's text with its whitespace collapsed."""
+    return " ".join(text[span.start:span.end].split())
 
 
 def split_sentences(text: str) -> list[str]:
@@ -122,21 +181,7 @@ def sentence_units(text: str) -> list[tuple[str, bool]]:
 
 def sentence_blocks(text: str) -> list[tuple[str, bool, bool]]:
     """Sentences with two flags: part of a list item; first sentence of its paragraph."""
-    units: list[tuple[str, bool, bool]] = []
-    for block in re.split(r"\n\s*\n|\n(?=\s*(?:[-*+•]|\d+[.)])\s)", text):
-        block = " ".join(block.split())
-        if not block:
-            continue
-        is_item = bool(re.match(r"^(?:[-*+•]|\d+[.)])\s+", block))
-        block = re.sub(r"^(?:[-*+•]|\d+[.)])\s+", "", block)
-        protected = _ABBREV_RE.sub(lambda m: m.group(0).replace(".", "\x00"), block)
-        first = True
-        for part in _SPLIT_RE.split(protected):
-            part = part.replace("\x00", ".").strip()
-            if part:
-                units.append((part, is_item, first))
-                first = False
-    return units
+    return [(span_text(text, s), s.item, s.opens) for s in sentence_spans(text)]
 
 
 _MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")

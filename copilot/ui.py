@@ -44,7 +44,7 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 import gradio as gr  # noqa: E402
 
 from . import llm  # noqa: E402
-from .answering import Answer, Answerer  # noqa: E402
+from .answer import Answer, Answerer  # noqa: E402
 from .errors import CopilotError  # noqa: E402
 
 ADMIN_ENV = "COPILOT_ADMIN_PASSWORD"

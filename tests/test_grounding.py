@@ -1,4 +1,4 @@
-from copilot.answering import Passage
+from copilot.answer import Passage
 from copilot.grounding import (GroundingSettings, attach_markers, check_sentence, find_markers, ground,
                                instruction_like, is_abstention, knowledge_sentences, remove_invalid_markers,
                                split_answer, strip_markers, support)

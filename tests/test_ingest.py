@@ -86,11 +86,11 @@ def test_crash_mid_ingest_leaves_a_consistent_resumable_index(tmp_path, small_co
     class Crashing(HashEmbedder):
         calls = 0
 
-        def embed_batch(self, texts):
+        def embed_with_spans(self, texts, spans, progress=None):  # one call per group of chunks
             Crashing.calls += 1
             if Crashing.calls == 2:
                 raise RuntimeError("power cut")
-            return super().embed_batch(texts)
+            return super().embed_with_spans(texts, spans, progress)
 
     cp = _open(tmp_path / "idx", embedder=Crashing())
     cp.ingest_group = 2  # commit after every two chunks

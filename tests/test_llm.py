@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from copilot.answering import Answer, ExtractiveAnswerer, Passage
+from copilot.answer import Answer, ExtractiveAnswerer, Passage
 from copilot.errors import BackendError, CopilotError, MissingDependencyError
 from copilot.llm import LLMAnswerer, _llamacpp_chat_class, configured_backends, default_backend, make_answerer
 

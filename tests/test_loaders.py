@@ -53,7 +53,7 @@ def test_html_keeps_main_text_only(tmp_path):
     <footer>Copyright Acme footer</footer></body></html>""")
     doc = load_document(p)
     body = " ".join(s.text for s in doc.sections)
-    assert doc.title == "Closing the loop | Acme"
+    assert doc.title == "Closing the loop"  # the site name is not part of the title
     assert "following up with customers" in body and "frontline follow-up" in body
     for junk in ("SECRET-SCRIPT", "color:red", "Pricing menu", "header banner", "cookies", "footer"):
         assert junk not in body

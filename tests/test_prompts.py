@@ -3,7 +3,7 @@ import re
 import pytest
 
 from copilot import config
-from copilot.answering import Passage
+from copilot.answer import Passage
 from copilot.errors import CopilotError
 from copilot.prompts import escape_data, load_prompt, render_history, render_passages
 

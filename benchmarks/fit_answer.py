@@ -1,0 +1,330 @@
+"""Fit the extractive answerer's weights: the sentence scorer, the abstention model and the selection settings.
+
+    .venv/bin/python benchmarks/fit_answer.py            # writes copilot/answer/weights.json
+    .venv/bin/python benchmarks/fit_answer.py --check    # fit and report, write nothing
+
+Training data (never the report split of the development set):
+- the **fit** split of the development set (`copilot.devset`: the first article, written by others), loaded
+  in each of the four formats (Markdown, HTML with clutter, text, PDF) into a copy of the built-in index:
+  a sentence is a positive when it holds a gold answer span;
+- the golden questions over the built-in corpus (`tests/golden/`: questions, test documents and
+  conversations): a sentence is a positive when it holds one of the expected facts;
+- for abstention, the same answerable questions are positives; negatives are the fit split's questions
+  asked of the built-in index *without* their article, and `benchmarks/data/offtopic-train.jsonl`
+  (off-topic questions written for training, not the golden off-topic set) asked of both indexes.
+
+The sentence scorer and the abstention model are logistic regressions (scikit-learn) on standardised
+features. The selection settings (how close to the best sentence a further sentence must score) are chosen
+on the training questions by a small grid: the most answers holding the fact, with the median answer within
+the length budget. The abstention threshold is the highest that keeps declined answerable training
+questions at or under `--max-declined`. Cross-validated figures (grouped by question) are printed and stored
+in the weights file's `fitted_on` record.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pickle
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from copilot import Copilot, devset  # noqa: E402
+from copilot.answer import features as F  # noqa: E402
+from copilot.answer.abstain import EVIDENCE, evidence  # noqa: E402
+from copilot.answer.candidates import candidates  # noqa: E402
+from copilot.answer.extractive import ExtractiveAnswerer  # noqa: E402
+from copilot.answer.pipeline import Ranking  # noqa: E402
+from copilot.answer.scorer import LinearModel, Weights, save_weights  # noqa: E402
+from copilot.answer.settings import AnswerSettings  # noqa: E402
+from copilot.evaluation import golden_files, has_fact, load_jsonl, with_test_documents  # noqa: E402
+
+OFFTOPIC_TRAIN = ROOT / "benchmarks" / "data" / "offtopic-train.jsonl"
+
+
+@dataclass
+class Item:
+    """One training question as the pipeline saw it."""
+
+    group: str  # question id (rows of one question are never split across folds)
+    kind: str  # dev / golden / offtopic
+    answerable: bool
+    ranking: Ranking
+    labels: np.ndarray  # per candidate: does it hold the answer?
+    truth: object  # gold spans (dev) or facts (golden), to judge a composed answer
+    x: np.ndarray  # candidates x all features
+
+
+def ranking_for(cp: Copilot, question: str, history=None) -> Ranking:
+    standalone, hits, passages, query = cp.gather(question, history)
+    read = passages[: cp.answer_settings.passages_read]
+    q = F.prepare(standalone, query)
+    cands = candidates(read)
+    b = F.batch(q, cands, read)
+    x = F.matrix(b)
+    return Ranking(q, read, cands, b, x, np.zeros(len(cands)))
+
+
+def holds(kind: str, text: str, truth) -> bool:
+    if kind == "dev":
+        return devset.holds_span(text, truth)
+    return any(has_fact(text, f) for f in truth)
+
+
+def answer_ok(kind: str, text: str, truth) -> bool:
+    if kind == "dev":
+        return devset.holds_span(text, truth)
+    return all(has_fact(text, f) for f in truth)
+
+
+def collect(cp: Copilot, items: list[dict], kind: str, answerable: bool, tag: str) -> list[Item]:
+    out = []
+    for it in items:
+        history = []
+        if "turns" in it:
+            for turn in it["turns"][:-1]:
+                prev = cp.answer(turn, history)
+                history += [("user", turn), ("assistant", prev.text)]
+            question = it["turns"][-1]
+        else:
+            question = it["question"]
+        r = ranking_for(cp, question, history)
+        truth = it.get("answers") if kind == "dev" else it.get("facts", [])
+        labels = np.array([holds(kind, c.text, truth) for c in r.cands], dtype=bool) if answerable and truth else \
+            np.zeros(len(r.cands), dtype=bool)
+        out.append(Item(f"{tag}:{it['id']}", kind, answerable, r, labels, truth, r.features))
+    return out
+
+
+def build_indexes(work: Path, articles: list[dict], formats: list[str]) -> tuple[Path, dict[str, Path]]:
+    base = work / "base"
+    if not (base / "manifest.json").exists():
+        Copilot(base)
+    dev: dict[str, Path] = {}
+    for fmt in formats:
+        folder = work / f"dev-{fmt}"
+        if not (folder / "index" / "manifest.json").exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            shutil.copytree(base, folder / "index")
+            devset.write_articles(articles, folder / "docs", layout=[fmt])
+            report = Copilot(folder / "index", corpus=False).ingest([folder / "docs"])
+            if report.failed:
+                raise SystemExit("could not load the dev articles: " + "; ".join(f.line() for f in report.failed))
+        dev[fmt] = folder / "index"
+    return base, dev
+
+
+def collect_all(work: Path, articles: list[dict], formats: list[str]) -> list[Item]:
+    base_dir, dev_dirs = build_indexes(work, articles, formats)
+    base = Copilot(base_dir, corpus=False)
+    questions = [q for a in articles for q in a["questions"]]
+    offtopic = load_jsonl(OFFTOPIC_TRAIN)
+    golden = golden_files()
+    items: list[Item] = []
+    for fmt, folder in dev_dirs.items():
+        cp = Copilot(folder, embedder=base.embedder, corpus=False)
+        items += collect(cp, questions, "dev", True, f"dev-{fmt}")
+        items += collect(cp, offtopic, "offtopic", False, f"off-{fmt}")
+        print(f"  {fmt}: {len(questions)} questions", file=sys.stderr)
+    items += collect(base, questions, "offtopic", False, "absent")
+    items += collect(base, offtopic, "offtopic", False, "off-base")
+    items += collect(base, golden["question"] + golden["conversation"], "golden", True, "golden")
+    with tempfile.TemporaryDirectory(prefix="cx-fit-docs-") as docs:
+        items += collect(with_test_documents(base, Path(docs) / "index"), golden["document"], "golden", True,
+                         "golden-docs")
+    return items
+
+
+# ---------------------------------------------------------------- fitting
+
+def standardise(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    mean = x.mean(axis=0)
+    scale = x.std(axis=0)
+    scale[scale < 1e-9] = 1.0
+    return mean, scale
+
+
+def fit_linear(x: np.ndarray, y: np.ndarray, names: list[str], c: float, balanced: bool = False,
+               weight: np.ndarray | None = None) -> LinearModel:
+    from sklearn.linear_model import LogisticRegression
+
+    mean, scale = standardise(x)
+    model = LogisticRegression(C=c, max_iter=5000, class_weight="balanced" if balanced else None)
+    model.fit((x - mean) / scale, y, sample_weight=weight)
+    return LinearModel(tuple(names), tuple(map(float, mean)), tuple(map(float, scale)),
+                       tuple(map(float, model.coef_[0])), float(model.intercept_[0]))
+
+
+def top1(items: list[Item], model: LinearModel, cols: list[int]) -> float:
+    """Share of answerable questions (with a positive candidate) whose best-scored sentence holds the answer."""
+    hits = [bool(it.labels[int(np.argmax(model.decision(it.x[:, cols])))]) for it in items if it.labels.any()]
+    return float(np.mean(hits)) if hits else 0.0
+
+
+def sentence_rows(items: list[Item], golden_weight: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Stacked features, labels and sample weights; the corpus's golden questions count `golden_weight` times."""
+    rows = [it for it in items if len(it.labels)]
+    x = np.vstack([it.x for it in rows])
+    y = np.concatenate([it.labels for it in rows])
+    w = np.concatenate([np.full(len(it.labels), golden_weight if it.kind == "golden" else 1.0) for it in rows])
+    return x, y, w
+
+
+def cross_validate(items: list[Item], names: list[str], c: float, golden_weight: float, folds: int = 5) -> dict:
+    """Top-1 accuracy per kind, with folds grouped by question."""
+    groups = sorted({it.group.split(":", 1)[1] for it in items})
+    rng = np.random.default_rng(0)
+    order = rng.permutation(len(groups))
+    fold_of = {groups[k]: n % folds for n, k in enumerate(order)}
+    cols = list(range(len(names)))
+    right: dict[str, int] = {"dev": 0, "golden": 0}
+    total: dict[str, int] = {"dev": 0, "golden": 0}
+    for f in range(folds):
+        train = [it for it in items if fold_of[it.group.split(":", 1)[1]] != f]
+        test = [it for it in items if fold_of[it.group.split(":", 1)[1]] == f]
+        x, y, w = sentence_rows(train, golden_weight)
+        model = fit_linear(x, y, names, c, weight=w)
+        for it in test:
+            if it.labels.any():
+                right[it.kind] += bool(it.labels[int(np.argmax(model.decision(it.x[:, cols])))])
+                total[it.kind] += 1
+    return {kind: right[kind] / total[kind] for kind in right if total[kind]}
+
+
+def simulate(items: list[Item], settings: AnswerSettings) -> tuple[float, float]:
+    """Share of answerable items whose composed answer holds the answer, and the median answer length."""
+    answerer = ExtractiveAnswerer(settings)
+    ok, lengths = [], []
+    for it in items:
+        a = answerer.from_ranking(it.ranking.question.text, it.ranking)
+        ok.append(answer_ok(it.kind, a.text, it.truth))
+        lengths.append(devset.answer_words(a.text))
+    return float(np.mean(ok)), float(statistics.median(lengths))
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--dev-set", default=None, help="development set file (default: benchmarks/data/...)")
+    ap.add_argument("--work", default=None, help="keep the training indexes in this folder (reused next time)")
+    ap.add_argument("--formats", default="markdown,html,text,pdf")
+    ap.add_argument("--c", type=float, default=1.0, help="inverse regularisation strength")
+    ap.add_argument("--max-declined", type=float, default=0.01,
+                    help="largest share of answerable training questions the abstention threshold may decline")
+    ap.add_argument("--check", action="store_true", help="fit and report, but do not write the weights file")
+    ap.add_argument("--out", default=None, help="write the weights here (default: copilot/answer/weights.json)")
+    ap.add_argument("--items", default=None,
+                    help="a file of collected training questions: read it if it exists, else write it (saves the "
+                         "collection step when trying fit options)")
+    args = ap.parse_args()
+    t0 = time.perf_counter()
+    articles = devset.split(devset.load(args.dev_set), "fit")
+    tmp = None
+    work = Path(args.work) if args.work else Path(tmp := tempfile.mkdtemp(prefix="cx-fit-"))
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        if args.items and Path(args.items).exists():
+            with open(args.items, "rb") as fh:
+                items = pickle.load(fh)
+        else:
+            items = collect_all(work, articles, args.formats.split(","))
+            if args.items:
+                with open(args.items, "wb") as fh:
+                    pickle.dump(items, fh)
+        for it in items:  # features are recomputed from the stored rankings, so they may change between fits
+            r = it.ranking
+            r.batch = F.batch(r.question, r.cands, r.passages)
+            it.x = F.matrix(r.batch) if len(r.cands) else np.zeros((0, len(F.FEATURES)))
+        print(f"{len(items)} questions ({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
+
+        # the sentence scorer: the weight of the corpus's own questions is chosen by cross-validation
+        names = list(F.FEATURES)
+        answerable = [it for it in items if it.answerable and len(it.labels)]
+        cv_by_weight = {gw: cross_validate(answerable, names, args.c, gw) for gw in (1.0, 2.0, 4.0)}
+        for gw, cv in cv_by_weight.items():
+            print(f"  golden weight {gw}: top-1 cross-validated {cv}", file=sys.stderr)
+        golden_weight = max(cv_by_weight, key=lambda gw: sum(cv_by_weight[gw].values()))
+        cv = cv_by_weight[golden_weight]
+        x, y, w = sentence_rows(answerable, golden_weight)
+        sentence = fit_linear(x, y, names, args.c, weight=w)
+        cols = list(range(len(names)))
+        for it in items:
+            it.ranking.scores = sentence.probability(it.x[:, cols]) if len(it.labels) else np.zeros(0)
+        fit_top1 = {kind: top1([it for it in answerable if it.kind == kind], sentence, cols) for kind in ("dev", "golden")}
+        print(f"sentence scorer (golden weight {golden_weight}): top-1 {fit_top1} in sample, {cv} cross-validated",
+              file=sys.stderr)
+
+        # selection settings: the most answers holding the fact, with the median answer within the budget
+        defaults = AnswerSettings()
+        target = defaults.max_words - 5
+        best = None
+        dev_items = [it for it in answerable if it.kind == "dev"]
+        gold_items = [it for it in answerable if it.kind == "golden"]
+        grid = [dict(max_words=mw, section_threshold=tau, section_words=sw, context_ratio=ratio, context_min=floor,
+                     gain_min=gain)
+                for mw in (50, 60) for tau in (0.2, 0.3, 0.5, 1.01) for sw in (80, 100, 130)
+                for ratio in (0.3, 0.5) for floor in (0.05, 0.2) for gain in (0.15, 0.25, 0.4, 1.01)]
+        for point in grid:
+            s = replace(defaults, **point)
+            dev_ok, dev_words = simulate(dev_items, s)
+            gold_ok, _ = simulate(gold_items, s)
+            value = (dev_ok + gold_ok) / 2
+            if dev_words <= target and (best is None or value > best[0] + 1e-9):
+                best = (value, point, dev_ok, gold_ok, dev_words)
+        if best is None:
+            raise SystemExit("no selection setting keeps the median answer within the budget")
+        _, chosen, dev_ok, gold_ok, dev_words = best
+        print(f"selection {chosen}: dev {dev_ok:.3f}, golden {gold_ok:.3f}, median {dev_words:.0f} words",
+              file=sys.stderr)
+
+        # abstention
+        ev_names = list(EVIDENCE)
+        ex = np.array([evidence(it.ranking, ev_names) for it in items])
+        ey = np.array([it.answerable for it in items])
+        abstain = fit_linear(ex, ey, ev_names, args.c, balanced=True)
+        p = abstain.probability(ex)
+        pos = np.sort(p[ey])
+        threshold = float(pos[int(np.floor(args.max_declined * len(pos)))]) - 1e-6 if len(pos) else 0.5
+        declined_pos = float(np.mean(p[ey] < threshold))
+        declined_neg = float(np.mean(p[~ey] < threshold))
+        print(f"abstention: threshold {threshold:.3f}: answerable declined {declined_pos:.3f}, "
+              f"unanswerable declined {declined_neg:.3f}", file=sys.stderr)
+
+        record = {
+            "command": "python benchmarks/fit_answer.py " + " ".join(sys.argv[1:]),
+            "date": datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
+            "dev_set": devset.ATTRIBUTION + "; fit split: " + ", ".join(a["title"] for a in articles),
+            "formats": args.formats.split(","),
+            "questions": {"dev": sum(it.kind == "dev" for it in items), "golden": sum(it.kind == "golden" for it in items),
+                          "negatives": int((~ey).sum())},
+            "golden_weight": golden_weight,
+            "sentence_top1_cv": {k: round(v, 4) for k, v in cv.items()},
+            "sentence_top1_in_sample": {k: round(v, 4) for k, v in fit_top1.items()},
+            "selection": {"dev_in_answer": round(dev_ok, 4), "golden_supported": round(gold_ok, 4),
+                          "dev_median_words": dev_words},
+            "abstention": {"answerable_declined": round(declined_pos, 4), "unanswerable_declined": round(declined_neg, 4)},
+            "c": args.c,
+        }
+        weights = Weights(sentence, abstain, threshold, chosen, record)
+        if not args.check:
+            path = save_weights(weights, args.out)
+            print(f"wrote {path}", file=sys.stderr)
+        print(json.dumps(record, indent=1))
+    finally:
+        if tmp:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,53 @@
+"""The extractive answerer: the passages' own sentences, best first, each with its citation. No model needed.
+
+candidates (stage 1) -> features (2) -> fitted scorer (3) -> selection (4) -> composition (5).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from .compose import compose
+from .pipeline import Ranking, rank
+from .select import select
+from .settings import AnswerSettings
+from .types import Answer, Answerer, Passage, Query
+
+
+class ExtractiveAnswerer(Answerer):
+    """Answers with the sentence that best answers the question first, then the sentences that come close
+    to it, from the retrieved passages; every sentence is cited."""
+
+    name = "extractive"
+
+    def __init__(self, settings: AnswerSettings | None = None):
+        self.settings = settings or AnswerSettings.fitted()
+
+    def rank(self, question: str, passages: Sequence[Passage], query: Query | None = None) -> Ranking:
+        cached = getattr(query, "ranking", None) if query is not None else None
+        if isinstance(cached, Ranking) and [p.id for p in cached.passages] == \
+                [p.id for p in passages[: self.settings.passages_read]] and cached.question.text == question:
+            return cached
+        return rank(question, passages, query, self.settings.weights().sentence, self.settings.passages_read)
+
+    def answer(self, question: str, passages: Sequence[Passage], query: Query | None = None) -> Answer:
+        return self.from_ranking(question, self.rank(question, passages, query))
+
+    def from_ranking(self, question: str, r: Ranking) -> Answer:
+        """Select and compose the answer from a ranking of the candidate sentences."""
+        if not r.cands:
+            return Answer(question, "", True, backend=self.name)
+        b = r.batch
+        heading = [b.question.coverage(b.heading_terms[c.passage]) for c in r.cands]
+        said = [_said(r, i) for i in range(len(r.cands))]
+        sel = select(r.cands, r.scores, b.terms, heading, list(b.coverage), said, self.settings, b.section_cover,
+                     b.question.weights)
+        picked = [(r.cands[i].text, r.cands[i].passage, r.cands[i].marker, r.cands[i].item) for i in sel.chosen]
+        text, citations = compose(picked, r.passages)
+        return Answer(question, text, False, citations, backend=self.name)
+
+
+def _said(r: Ranking, i: int) -> bool:
+    from .features import said_before
+
+    return said_before(r.batch, i) > 0

@@ -1,0 +1,107 @@
+"""Stage 4 of the extractive pipeline: which scored sentences make the answer, and in what order.
+
+The best sentence opens the answer (a follow-up never opens with a sentence the conversation has already
+shown, while something new is available). What follows depends on where that sentence stands:
+- a list the question asks for comes whole: the best sentence introduces a list, or it is an item of a list
+  whose heading matches the question better than the item does;
+- in a section whose heading names the question (section match at least `section_threshold`), the section
+  was written to answer it: its other sentences follow in reading order, up to `section_words`;
+- elsewhere (a paragraph in running text) only sentences that score close to the best one follow
+  (`context_ratio`, `context_min`), up to `max_words`.
+Last, when part of the question is still uncovered (the other side of "X vs Y"), the sentence that covers
+most of it is added if that part weighs at least `gain_min`. The thresholds and budgets are fitted
+(`benchmarks/fit_answer.py`); after the opening sentence the others go in reading order, its own passage first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..text import jaccard
+from .candidates import Candidate, list_block
+
+
+@dataclass(frozen=True)
+class Selection:
+    opening: int  # index of the candidate that opens the answer
+    chosen: list[int]  # indices in answer order (the opening first)
+
+
+def opening(scores: np.ndarray, said: Sequence[bool]) -> int:
+    """The best candidate, preferring one the conversation has not shown yet."""
+    order = np.argsort(-scores, kind="stable")
+    for i in order:
+        if not said[i]:
+            return int(i)
+    return int(order[0])
+
+
+def select(cands: Sequence[Candidate], scores: np.ndarray, terms: Sequence[set[str]], heading_cover: Sequence[float],
+           item_cover: Sequence[float], said: Sequence[bool], settings, section_cover: Sequence[float] = (),
+           weights: dict[str, float] | None = None) -> Selection:
+    """Choose the answer's sentences. `scores` are probabilities from the scorer; `heading_cover[i]` and
+    `item_cover[i]` are how much of the question candidate i's passage heading and the candidate itself cover;
+    `section_cover[p]` how much passage p's section heading alone covers."""
+    if not len(cands):
+        return Selection(-1, [])
+    first = opening(scores, said)
+    top = cands[first]
+    head = [first]
+    if top.introduces or (top.item and heading_cover[first] > item_cover[first]):
+        index = {id(c): i for i, c in enumerate(cands)}
+        block = sorted({first} | {index[id(c)] for c in list_block(cands, top)}, key=lambda i: cands[i].position)
+        if sum(cands[i].words for i in block) <= settings.list_words:
+            head = block
+    words = sum(cands[i].words for i in head)
+    in_section = bool(section_cover) and section_cover[top.passage] >= settings.section_threshold
+    extras: list[int] = []
+    if in_section:  # the rest of the section, in reading order
+        budget = max(settings.section_words, words)
+        for i in sorted((i for i, c in enumerate(cands) if c.passage == top.passage), key=lambda i: cands[i].position):
+            if i in head or said[i] or words + cands[i].words > budget:
+                continue
+            extras.append(i)
+            words += cands[i].words
+    else:  # sentences that score close to the best, while the budget lasts
+        floor = max(settings.context_min, settings.context_ratio * float(scores[first]))
+        for i in np.argsort(-scores, kind="stable"):
+            i = int(i)
+            if len(extras) + 1 >= settings.max_sentences:
+                break
+            c = cands[i]
+            if i in head or scores[i] < floor or said[i] or c.item or c.introduces or c.words < 3:
+                continue
+            if words + c.words > settings.max_words:
+                continue
+            if any(jaccard(terms[i], terms[j]) > settings.redundancy for j in head + extras):
+                continue
+            extras.append(i)
+            words += c.words
+    # a part of the question nothing chosen covers yet ("X vs Y": the side the opening sentence leaves out)
+    gain = missing_part(cands, head + extras, terms, weights, said, settings, words)
+    if gain is not None:
+        extras.append(gain)
+    rest = sorted(extras, key=lambda i: (cands[i].passage != top.passage, cands[i].passage, cands[i].position))
+    return Selection(first, head + rest)
+
+
+def missing_part(cands: Sequence[Candidate], chosen: list[int], terms: Sequence[set[str]], weights: dict[str, float],
+                 said: Sequence[bool], settings, words: int) -> int | None:
+    """The sentence that covers the most of the question's weight that the chosen sentences leave uncovered,
+    when that is at least `settings.gain_min` and it fits the budget (`max_words`, or what a section answer
+    has already used)."""
+    if not weights:
+        return None
+    covered = set().union(*(terms[i] for i in chosen))
+    best, best_gain = None, settings.gain_min
+    budget = max(settings.max_words, words)
+    for i, c in enumerate(cands):
+        if i in chosen or said[i] or c.item or c.introduces or c.words < 3 or words + c.words > budget + c.words // 2:
+            continue
+        gain = sum(w for t, w in weights.items() if t in terms[i] and t not in covered)
+        if gain >= best_gain:
+            best, best_gain = i, gain
+    return best

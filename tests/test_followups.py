@@ -1,0 +1,59 @@
+"""Follow-up questions become standalone questions before retrieval."""
+
+from copilot.answer import Topics, condense, is_follow_up
+
+TOPICS = Topics.from_titles(["Net Promoter Score (NPS)", "Customer Effort Score (CES)", "Customer churn rate",
+                             "Customer journey mapping", "Customer Satisfaction Score (CSAT)",
+                             "Average handle time (AHT)", "Customer lifetime value (CLV)"],
+                            ["nps", "ces", "csat", "aht", "clv"])
+
+
+def h(*turns):
+    out = []
+    for q in turns:
+        out += [("user", q), ("assistant", "An answer [1].")]
+    return out
+
+
+def test_a_pronoun_is_replaced_by_the_topic():
+    assert condense("and how do I calculate it?", h("What is NPS?"), TOPICS) == "and how do I calculate NPS?"
+    assert condense("What are its limits?", h("What is NPS?"), TOPICS) == "What are NPS's limits?"
+    assert condense("How often should we send it?", h("What is the customer effort score?"), TOPICS) == \
+        "How often should we send customer effort score?"
+
+
+def test_a_bare_aspect_borrows_the_topic():
+    assert condense("What is the formula?", h("What is average handle time?"), TOPICS) == \
+        "What is the formula? (average handle time)"
+
+
+def test_a_sibling_topic_asks_the_previous_question_again():
+    assert condense("and for churn?", h("How is NPS calculated?"), TOPICS) == "How is churn calculated?"
+    assert condense("What about CES?", h("What is a good NPS score?"), TOPICS) == "What is a good CES?"
+    assert condense("and CSAT?", h("How is the customer effort score calculated?"), TOPICS) == \
+        "How is the CSAT calculated?"
+
+
+def test_we_and_our_without_a_topic_lean_on_the_conversation():
+    assert is_follow_up("How do we improve our score?", TOPICS)
+    assert condense("How do we improve our score?", h("What is CSAT?"), TOPICS) == \
+        "How do we improve our score? (CSAT)"
+    # "we" in a question that names its own topic is not a follow-up
+    assert not is_follow_up("How do we calculate CLV?", TOPICS)
+    assert condense("How do we calculate CLV?", h("What is CSAT?"), TOPICS) == "How do we calculate CLV?"
+
+
+def test_a_standalone_question_stays_as_it_is():
+    assert condense("What is a journey map?", h("What is NPS?"), TOPICS) == "What is a journey map?"
+    assert condense("and how do I calculate it?", [], TOPICS) == "and how do I calculate it?"
+    assert not is_follow_up("What is NPS?") and is_follow_up("Why?") and is_follow_up("What is it?")
+
+
+def test_a_chain_of_follow_ups_keeps_the_first_topic():
+    history = h("What is customer lifetime value?", "How is it calculated?")
+    assert "customer lifetime value" in condense("And what is a good value for it?", history, TOPICS).lower()
+
+
+def test_without_an_index_vocabulary_the_content_words_are_the_subject():
+    assert condense("and how do I calculate it?", h("What is NPS?")) == "and how do I calculate NPS?"
+    assert condense("and the scale?", h("What is NPS?")) == "and the scale? (NPS)"
