@@ -312,6 +312,7 @@ class Copilot:
                     "kind": doc.kind, "pages": doc.pages, "chunks": len(cs), "chunk_ids": [c.id for c in cs],
                     "digest": digest, "loaded_at": _now(),
                     "topic": str(doc.metadata.get("topic", "")), "summary": str(doc.metadata.get("summary", "")),
+                    "instructions": int(doc.metadata.get("instruction_sentences") or 0),
                 }
             done += len(chunks)
             self._write_catalog()
@@ -342,8 +343,9 @@ class Copilot:
         raise SourceNotFoundError(f"No source named {source!r} in the index at {self.index_dir}.{hint}")
 
     def sources(self) -> list[dict]:
-        """Every loaded source: source, title, kind, chunks, pages, loaded_at, path, topic."""
-        keys = ("source", "title", "kind", "chunks", "pages", "loaded_at", "path", "topic", "summary")
+        """Every loaded source: source, title, kind, chunks, pages, loaded_at, path, topic, summary, and
+        instructions (how many of its sentences address the assistant: such text is never used as knowledge)."""
+        keys = ("source", "title", "kind", "chunks", "pages", "loaded_at", "path", "topic", "summary", "instructions")
         return [{k: v.get(k) for k in keys} for v in sorted(list(self.catalog["sources"].values()),
                                                              key=lambda v: v["source"])]
 

@@ -2,7 +2,8 @@
 
 Every loader returns the same shape: a title, metadata and a list of `Section`s, each with its heading
 path and (for PDFs) its page number. Anything wrong with a file raises `LoadError(path, reason)` with a
-reason a person can act on; nothing here touches the index.
+reason a person can act on; nothing here touches the index. Sentences that address an AI assistant are
+counted in `metadata["instruction_sentences"]` so that the Library can flag the document.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 from .errors import LoadError
+from .injection import count_instructions
 from .text import clean_markdown
 
 SUPPORTED = {".pdf": "pdf", ".md": "markdown", ".markdown": "markdown", ".txt": "text", ".text": "text",
@@ -69,6 +71,7 @@ def load_document(path: str | Path) -> Document:
     doc.sections = [s for s in doc.sections if s.text.strip()]
     if not doc.sections:
         raise LoadError(path, "no text could be extracted from it")
+    doc.metadata["instruction_sentences"] = count_instructions(s.text for s in doc.sections)  # after front matter
     return doc
 
 
