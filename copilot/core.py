@@ -100,7 +100,8 @@ def _groups(planned: list, size: int) -> Iterator[list]:
 
 
 def _expand(paths: Iterable[str | os.PathLike]) -> list[tuple[Path, bool]]:
-    """Files to load, with whether each was named explicitly (folders are walked recursively)."""
+    """Files to load, with whether each was named explicitly (folders are walked recursively). A file named
+    twice (or named and inside a named folder) is loaded once."""
     out: list[tuple[Path, bool]] = []
     for raw in paths:
         p = Path(raw)
@@ -111,7 +112,11 @@ def _expand(paths: Iterable[str | os.PathLike]) -> list[tuple[Path, bool]]:
                     out.append((f, False))
         else:
             out.append((p, True))
-    return out
+    once: dict[str, tuple[Path, bool]] = {}
+    for f, explicit in out:
+        key = os.path.realpath(f)  # unlike Path.resolve, never raises (symlink loops)
+        once[key] = (once[key][0], once[key][1] or explicit) if key in once else (f, explicit)
+    return list(once.values())
 
 
 class Copilot:

@@ -59,7 +59,7 @@ _SPECS = [
     (W("system", "sys", "developer"), r"^[\s\W]*(?:system|developer|sys)(?:\s+(?:prompt|message|instructions?|note|override|"
                            r"update))?\s*[\])>]*\s*:"),
     (("<", "inst]"), r"<\|?\s*(?:im_start|im_end|system|endoftext|assistant)\s*\|?>|\[/?inst\]|<</?sys>>"),
-    (("##",), r"^[\s\W]*#{2,}\s*(?:system|instructions?)\b"),
+    (("##",), r"^\s*#{2,}\s*(?:system|instructions?)\b"),
     # new orders: "new instructions:", "your new instructions are", "from now on you"
     (W("instruction", "instructions"), r"\b(?:new|updated|real|actual|secret|hidden)\s+instructions?\s*(?::|are\b|follow\b)"),
     (W("new"), r"\b(?:your|these\s+are\s+(?:your|the))\s+new\s+(?:instructions|rules|orders|task)\b"),
