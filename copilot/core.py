@@ -461,7 +461,7 @@ def rebuild_index(index_dir: str | os.PathLike, progress: Progress | None = None
         index_dir.rename(old)
     try:
         index_dir.mkdir(parents=True)
-        for keep in ("uploads", "feedback.jsonl"):
+        for keep in ("uploads", *sorted(p.name for p in old.glob("feedback*.jsonl"))):  # rotated feedback too
             if (old / keep).is_dir():
                 shutil.copytree(old / keep, index_dir / keep)
             elif (old / keep).exists():

@@ -12,16 +12,23 @@ answered and any notes (a fallback, dropped sentences) shown small under it.
 
 from __future__ import annotations
 
+import logging
+import logging.handlers
 import os
+import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
 
 from ..errors import CopilotError
+from ..inputs import InputLimits
 from . import render
 from .chat import Backends, Chat
+from .feedback import FeedbackLog
 from .library import Library
-from .security import ADMIN_ENV, admin_password, check_host
+from .security import (ADMIN_ENV, AdminClients, HostPolicy, RequestGuard, SignInLimiter, SignInSettings,
+                       admin_password, check_host)
 
 HERE = Path(__file__).resolve().parent
 UPLOAD_TYPES = [".pdf", ".md", ".markdown", ".txt", ".text", ".html", ".htm"]
@@ -36,12 +43,23 @@ EXAMPLES = [
 CHAT_CONCURRENCY = 8  # chat events answered at once; loading documents runs in its own queue lane
 
 
+@dataclass
+class Security:
+    """What `launch` needs from the app it serves: who has signed in (for the upload route)."""
+
+    admins: AdminClients
+
+
 def build_app(cp) -> gr.Blocks:
-    """The Blocks app for a Copilot. Start it with `launch(app, ...)` (or `serve`)."""
+    """The Blocks app for a Copilot. Start it with `launch(app, ...)` (or `serve`): only `launch` puts the
+    request guard in front of it."""
     password = admin_password()
+    limits = InputLimits.from_env()
     backends = Backends(cp)
-    chat = Chat(cp, backends, Path(cp.index_dir) / "feedback.jsonl")
-    library = Library(cp, password, Path(cp.index_dir) / "uploads")
+    feedback = FeedbackLog(Path(cp.index_dir) / "feedback.jsonl")
+    chat = Chat(cp, backends, feedback, limits)
+    admins = AdminClients(password)
+    library = Library(cp, password, Path(cp.index_dir) / "uploads", SignInLimiter(SignInSettings.from_env()), admins)
 
     with gr.Blocks(title="CX Copilot", analytics_enabled=False, fill_width=True, delete_cache=(3600, 86400)) as app:
         turns = gr.State([])
@@ -63,7 +81,8 @@ def build_app(cp) -> gr.Blocks:
                         with gr.Group(visible=False, elem_id="cx-feedback") as feedback_box:
                             comment = gr.Textbox(label="Thanks for rating. Anything to add? (optional)",
                                                  placeholder="What was wrong, missing or especially useful?",
-                                                 lines=1, max_lines=4, elem_id="cx-comment")
+                                                 lines=1, max_lines=4, elem_id="cx-comment",
+                                                 max_length=feedback.limits.comment_chars)
                             with gr.Row():
                                 send = gr.Button("Send comment", size="sm", variant="secondary",
                                                  elem_id="cx-send-comment")
@@ -71,7 +90,8 @@ def build_app(cp) -> gr.Blocks:
                         with gr.Row(elem_id="cx-inputrow"):
                             question = gr.Textbox(show_label=False, placeholder="Ask about NPS, journey maps, VoC "
                                                   "programs…  (Enter to send)", scale=6, lines=1, max_lines=4,
-                                                  autofocus=True, elem_id="cx-question", submit_btn=False)
+                                                  autofocus=True, elem_id="cx-question", submit_btn=False,
+                                                  max_length=limits.question_chars)
                             ask_btn = gr.Button("Ask", variant="primary", scale=1, min_width=80, elem_id="cx-ask")
                             new_btn = gr.Button("New chat", variant="secondary", scale=1, min_width=100,
                                                 elem_id="cx-new")
@@ -88,7 +108,8 @@ def build_app(cp) -> gr.Blocks:
             with gr.Tab("Library", id="library", elem_id="cx-library-tab"):
                 with gr.Column(visible=bool(password), elem_id="cx-login") as login_box:
                     gr.Markdown("### Admin sign-in\nManaging documents needs the admin password. Chatting does not.")
-                    pw = gr.Textbox(label="Admin password", type="password", elem_id="cx-password", max_lines=1)
+                    pw = gr.Textbox(label="Admin password", type="password", elem_id="cx-password", max_lines=1,
+                                    max_length=1024)
                     login_btn = gr.Button("Sign in", variant="primary", elem_id="cx-login-btn")
                     login_msg = gr.HTML("", js_on_load=None)
                 with gr.Column(visible=not password, elem_id="cx-manage") as manage_box:
@@ -106,8 +127,8 @@ def build_app(cp) -> gr.Blocks:
                     gr.Markdown("### Documents in the knowledge base")
                     table = gr.Dataframe(headers=render.SOURCE_HEADERS, value=render.source_rows(cp.sources()) if not password
                                          else [], interactive=False, wrap=True, max_height=420,
-                                         datatype=["str", "str", "str", "number", "str", "str"],
-                                         column_widths=["32%", "24%", "10%", "8%", "8%", "18%"],
+                                         datatype=["str", "str", "str", "number", "str", "str", "str"],
+                                         column_widths=["26%", "20%", "8%", "7%", "7%", "14%", "18%"],
                                          elem_id="cx-table")
                     with gr.Row(equal_height=False, elem_id="cx-remove-row"):
                         to_remove = gr.Dropdown(choices=[s["source"] for s in cp.sources()] if not password else [],
@@ -156,6 +177,7 @@ def build_app(cp) -> gr.Blocks:
 
         # no queue for the API: a direct request-response call, without the queue's event stream round trips
         gr.api(chat.ask, api_name="ask", queue=False)
+    app.cx_security = Security(admins)
     return app
 
 
@@ -176,22 +198,60 @@ def theme() -> gr.themes.Base:
         button_cancel_text_color="#b91c1c", button_cancel_border_color="#fecaca")
 
 
-def launch(app: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, block: bool = True, quiet: bool = False):
-    """Start the app with the settings it needs. With block=False it returns once the server is up."""
-    app.queue(default_concurrency_limit=2, max_size=256)
+def _guarded_server_app(guard):
+    """Gradio's server app with `guard` wrapped around its whole middleware stack, so that the guard sees
+    every request first (before Gradio's CORS handling answers a preflight)."""
+    from gradio.routes import App, ORJSONResponse
+
+    class GuardedApp(App):
+        def build_middleware_stack(self):
+            return guard(super().build_middleware_stack())
+
+    return GuardedApp(default_response_class=ORJSONResponse, openapi_url=None)
+
+
+def launch(app: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, block: bool = True, quiet: bool = False,
+           allowed_hosts: tuple[str, ...] | list[str] = ()):
+    """Start the app with the settings it needs, behind the request guard (security.py): only requests for
+    this server's own names (`allowed_hosts` adds names, e.g. a reverse proxy's) and from its own pages get
+    through. With block=False it returns once the server is up."""
+    policy = HostPolicy.for_server(host, allowed_hosts)
+    security = getattr(app, "cx_security", None)
+    uploads_allowed = security.admins.allowed if security is not None else None
+    server_app = _guarded_server_app(lambda inner: RequestGuard(inner, policy, uploads_allowed))
+    # api_open=False: queued handlers cannot be called around the queue (its concurrency limits hold)
+    app.queue(default_concurrency_limit=2, max_size=256, api_open=False)
     return app.launch(server_name=host, server_port=port, prevent_thread_lock=not block, quiet=quiet,
                       theme=theme(), css=(HERE / "style.css").read_text(encoding="utf-8"),
                       js=(HERE / "citations.js").read_text(encoding="utf-8"), footer_links=["api"],
                       run_history=False, ssr_mode=False, pwa=False, mcp_server=False, enable_monitoring=False,
-                      show_error=False, share=False, max_file_size="200mb", inbrowser=False)
+                      show_error=False, share=False, max_file_size="200mb", inbrowser=False, strict_cors=True,
+                      _app=server_app)
 
 
-def serve(cp, host: str = "127.0.0.1", port: int = 7860) -> None:
+def log_security_events(index_dir: Path) -> Path:
+    """Send the `copilot.security` log (refused requests, sign-ins, loads, removals) to stderr and to
+    `<index>/security.log` (rotated at 1 MB, 3 old files kept). Returns the log file's path."""
+    path = Path(index_dir) / "security.log"
+    logger = logging.getLogger("copilot.security")
+    logger.setLevel(logging.INFO)
+    formatter = logging.Formatter("%(asctime)s %(levelname)s %(message)s")
+    handlers = [logging.handlers.RotatingFileHandler(path, maxBytes=1_000_000, backupCount=3, encoding="utf-8"),
+                logging.StreamHandler(sys.stderr)]
+    for handler in handlers:
+        handler.setFormatter(formatter)
+        logger.addHandler(handler)
+    return path
+
+
+def serve(cp, host: str = "127.0.0.1", port: int = 7860, allowed_hosts: tuple[str, ...] | list[str] = ()) -> None:
     """`cx-copilot serve`: refuse non-local hosts without an admin password, then serve until interrupted."""
     check_host(host)
+    HostPolicy.for_server(host, allowed_hosts)  # a bad --allowed-host is an error before anything starts
     app = build_app(cp)
+    log_file = log_security_events(Path(cp.index_dir))
     try:
-        launch(app, host, port, block=False, quiet=True)
+        launch(app, host, port, block=False, quiet=True, allowed_hosts=allowed_hosts)
     except OSError as exc:
         raise CopilotError(f"Cannot listen on {host}:{port} ({exc}). Is another copilot running? Stop it or "
                            "choose another port with --port.") from exc
@@ -199,4 +259,6 @@ def serve(cp, host: str = "127.0.0.1", port: int = 7860) -> None:
     print(f"CX Copilot is running at http://{shown}:{port}/  (Ctrl+C to stop)", flush=True)
     if os.environ.get(ADMIN_ENV):
         print("The Library tab asks for the admin password (COPILOT_ADMIN_PASSWORD).", flush=True)
+    print(f"Security events (refused requests, sign-ins, changes to the library) are logged to {log_file}.",
+          flush=True)
     app.block_thread()

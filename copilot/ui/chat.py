@@ -1,23 +1,28 @@
 """The Ask tab's handlers: the chat, feedback on answers, and the `/ask` API endpoint.
 
 Handlers are methods of `Chat`, whose fields are the whole of their state (the copilot, the answer backends,
-the feedback file); `app.py` wires them to components. Chat turns live in each browser session's gr.State.
+the input limits, the feedback log); `app.py` wires them to components. Chat turns live in each browser
+session's gr.State. Whatever a user sends is checked (`copilot.inputs`) before the engine sees it, and every
+problem comes back as one line saying what is wrong; an unexpected failure is logged, not shown.
 """
 
 from __future__ import annotations
 
-import json
+import logging
 import threading
 import time
 import uuid
-from pathlib import Path
 
 import gradio as gr
 
 from .. import Answer, Answerer, llm
 from ..errors import CopilotError
-from .feedback import now, save_feedback
+from ..inputs import InputError, InputLimits, check_question, parse_history
+from .feedback import FeedbackLog, now
 from .render import EMPTY_PANEL, backend_label, messages, render_sources
+from .security import client_of
+
+log = logging.getLogger(__name__)
 
 
 class Backends:
@@ -76,32 +81,18 @@ def history_of(turns: list[dict]) -> list[tuple[str, str]]:
     return out
 
 
-def parse_history(history_json) -> list:
-    """The `ask` endpoint's history: a JSON list of [role, text] pairs or {"role", "content"} dicts."""
-    if history_json in (None, ""):
-        return []
-    data = json.loads(history_json) if isinstance(history_json, str) else history_json
-    if not isinstance(data, list):
-        raise ValueError("history must be a list")
-    for turn in data:
-        ok = (isinstance(turn, dict) and "role" in turn and "content" in turn) or (
-            isinstance(turn, (list, tuple)) and len(turn) == 2)
-        if not ok:
-            raise ValueError("each turn must be [role, text] or {\"role\": ..., \"content\": ...}")
-    return data
-
-
 def error_turn(question: str, message: str) -> dict:
     return {"question": question, "answer": message, "kind": "error", "citations": []}
 
 
 class Chat:
-    """Handlers of the Ask tab over explicit state: the copilot, its backends and the feedback file."""
+    """Handlers of the Ask tab over explicit state: the copilot, its backends, input limits, the feedback log."""
 
-    def __init__(self, cp, backends: Backends, feedback_path: Path):
+    def __init__(self, cp, backends: Backends, feedback: FeedbackLog, limits: InputLimits | None = None):
         self.cp = cp
         self.backends = backends
-        self.feedback_path = feedback_path
+        self.feedback = feedback
+        self.limits = limits or InputLimits.from_env()
 
     def topics(self) -> list[str]:
         try:
@@ -110,12 +101,18 @@ class Chat:
             return []
 
     def respond(self, question, turns, backend=""):
-        question = (question or "").strip()
         turns = list(turns or [])
+        hide = gr.update(visible=False)
+        try:
+            question = check_question(question, self.limits)
+        except InputError as exc:
+            shown = str(question)[:200] + "…"
+            turns = turns + [error_turn(shown, str(exc))]
+            yield "", messages(turns), turns, gr.skip(), hide
+            return
         if not question:
             yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
             return
-        hide = gr.update(visible=False)
         yield "", messages(turns, None, question), turns, gr.skip(), hide
         pieces: list[str] = []
         result = None
@@ -132,8 +129,10 @@ class Chat:
                     yield gr.skip(), messages(turns, "".join(pieces), question), gr.skip(), gr.skip(), gr.skip()
         except CopilotError as exc:
             turn = error_turn(question, str(exc))
-        except Exception as exc:  # noqa: BLE001 - the chat must survive anything the engine raises
-            turn = error_turn(question, f"The copilot failed to answer ({type(exc).__name__}: {exc}).")
+        except Exception:  # noqa: BLE001 - the chat must survive anything the engine raises
+            log.exception("answering %r failed", question[:200])
+            turn = error_turn(question, "The copilot failed to answer this question because of an internal error; "
+                                        "the server log has the details. Try again, or rephrase the question.")
         else:
             turn = turn_from(question, result, self.backends.choice) if result is not None else error_turn(
                 question, "No answer was produced.")
@@ -147,7 +146,7 @@ class Chat:
         value = evt.value
         return value.get("text", "") if isinstance(value, dict) else str(value or "")
 
-    def on_like(self, turns, evt: gr.LikeData):
+    def on_like(self, turns, evt: gr.LikeData, request: gr.Request = None):
         index = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
         k = int(index) // 2
         if not turns or k >= len(turns) or turns[k]["kind"] == "error" or evt.liked not in (True, False):
@@ -158,14 +157,23 @@ class Chat:
                   "citations": [{key: c.get(key) for key in ("n", "source", "title", "page", "section", "text",
                                                              "score")} for c in t["citations"]],
                   "rating": "up" if evt.liked else "down", "comment": "", "backend": t.get("backend", "")}
-        save_feedback(self.feedback_path, record)
+        refused = self.feedback.add(record, client_of(request))
+        if refused:
+            gr.Warning(refused)
+            return gr.update(visible=False), None
         return gr.update(visible=True), record
 
-    def send_comment(self, comment, pending):
-        comment = (comment or "").strip()
+    def send_comment(self, comment, pending, request: gr.Request = None):
+        comment = (comment if isinstance(comment, str) else "").strip()
         if pending and comment:
-            save_feedback(self.feedback_path, {**pending, "timestamp": now(), "comment": comment})
-            gr.Info("Thanks, your comment was saved.")
+            cap = self.feedback.limits.comment_chars
+            refused = self.feedback.add({**pending, "timestamp": now(), "comment": comment}, client_of(request))
+            if refused:
+                gr.Warning(refused)
+            elif len(comment) > cap:
+                gr.Info(f"Thanks, your comment was saved (its first {cap:,} characters).")
+            else:
+                gr.Info("Thanks, your comment was saved.")
         return gr.update(visible=False), None, ""
 
     def dismiss(self):
@@ -176,10 +184,17 @@ class Chat:
         history_json: optional JSON list of earlier turns, [[role, text], ...].
         backend: optional answer backend (one of those the server configures; default: its default)."""
         try:
-            history = parse_history(history_json)
-        except ValueError as exc:
-            raise gr.Error(f"history_json is not valid: {exc}") from exc
+            question = check_question(question, self.limits)
+            history = parse_history(history_json, self.limits, what="history_json")
+        except InputError as exc:
+            raise gr.Error(str(exc)) from None
+        if backend is not None and not isinstance(backend, str):
+            raise gr.Error("backend must be the name of an answer backend (text).")
         try:
             return self.cp.answer(question, history, answerer=self.backends.answerer_for(backend)).to_dict()
         except CopilotError as exc:
-            raise gr.Error(str(exc)) from exc
+            raise gr.Error(str(exc)) from None
+        except Exception:  # noqa: BLE001 - the API must answer with a message, not a stack trace
+            log.exception("/ask failed for %r", question[:200])
+            raise gr.Error("The copilot failed to answer because of an internal error; the server log has the "
+                           "details.") from None

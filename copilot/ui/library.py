@@ -2,15 +2,15 @@
 
 Uploaded files are copied to `<index>/uploads/` before they are loaded, so `cx-copilot rebuild` can find them
 again; removing such a source deletes its copy. Every handler that changes the knowledge base checks the
-session's admin flag (a server-side gr.State: a client cannot forge it).
+session's admin flag (a server-side gr.State: a client cannot forge it). Sign-in attempts go through the
+`SignInLimiter`; sign-ins, failures, loads and removals are logged with the client's address.
 """
 
 from __future__ import annotations
 
-import hmac
+import logging
 import os
 import shutil
-import time
 import uuid
 from pathlib import Path
 
@@ -18,6 +18,9 @@ import gradio as gr
 
 from ..errors import CopilotError
 from .render import header, notice, render_outcomes, source_rows
+from .security import AdminClients, SignInLimiter, client_of, password_matches
+
+log = logging.getLogger("copilot.security")
 
 
 def restore(dest: Path, backup: Path | None) -> None:
@@ -37,12 +40,16 @@ def require_admin(admin) -> None:
 
 
 class Library:
-    """Handlers of the Library tab over explicit state: the copilot, the admin password, the uploads folder."""
+    """Handlers of the Library tab over explicit state: the copilot, the admin password, the uploads folder,
+    the sign-in limiter and the addresses with a signed-in admin (for the upload route)."""
 
-    def __init__(self, cp, password: str, uploads: Path):
+    def __init__(self, cp, password: str, uploads: Path, limiter: SignInLimiter | None = None,
+                 admins: AdminClients | None = None):
         self.cp = cp
         self.password = password
         self.uploads = uploads
+        self.limiter = limiter or SignInLimiter()
+        self.admins = admins or AdminClients(password)
 
     def view(self):
         """(table rows, the remove dropdown, the header) for the current knowledge base."""
@@ -50,15 +57,34 @@ class Library:
         choices = [s["source"] for s in sources]
         return source_rows(sources), gr.update(choices=choices, value=None), header(sources)
 
-    def sign_in(self, pw, admin):
-        if admin:
-            return (gr.update(visible=False), gr.update(visible=True), True, "", *self.view())
-        if self.password and hmac.compare_digest((pw or "").encode(), self.password.encode()):
-            return (gr.update(visible=False), gr.update(visible=True), True, "", *self.view())
-        time.sleep(1.0)  # slow down guessing
-        return (gr.skip(), gr.skip(), False, notice("Wrong password.", "error"), gr.skip(), gr.skip(), gr.skip())
+    def _signed_in(self, client: str):
+        self.admins.grant(client)
+        return (gr.update(visible=False), gr.update(visible=True), True, "", *self.view())
 
-    def sign_out(self):
+    def sign_in(self, pw, admin, request: gr.Request = None):
+        client = client_of(request)
+        if admin:
+            return self._signed_in(client)
+        refused = (gr.skip(), gr.skip(), False)
+        if not self.password:
+            return (*refused, notice("No admin password is set on this server.", "error"), *[gr.skip()] * 3)
+        wait = self.limiter.attempt(client)
+        if wait > 0:
+            log.warning("sign-in from %s refused: too many failed attempts, %.1f s to wait", client, wait)
+            return (*refused, notice(f"Too many failed sign-in attempts. Try again in {max(1, round(wait))} s.",
+                                     "error"), *[gr.skip()] * 3)
+        if password_matches(pw, self.password):
+            self.limiter.succeeded(client)
+            log.info("admin signed in from %s", client)
+            return self._signed_in(client)
+        log.warning("failed admin sign-in from %s (%d failed attempts from this address recently)", client,
+                    self.limiter.failures(client))
+        return (*refused, notice("Wrong password.", "error"), *[gr.skip()] * 3)
+
+    def sign_out(self, request: gr.Request = None):
+        client = client_of(request)
+        self.admins.revoke(client)
+        log.info("admin signed out from %s", client)
         return gr.update(visible=True), gr.update(visible=False), False, "", [], gr.update(choices=[], value=None)
 
     def on_load(self, admin):
@@ -67,7 +93,7 @@ class Library:
             return (*self.view()[:2], stats)
         return gr.skip(), gr.skip(), stats
 
-    def load_files(self, files, admin, progress=gr.Progress()):
+    def load_files(self, files, admin, request: gr.Request = None, progress=gr.Progress()):
         require_admin(admin)
         paths = [f if isinstance(f, str) else getattr(f, "name", str(f)) for f in (files or [])]
         if not paths:
@@ -104,12 +130,15 @@ class Library:
                 restore(dest, backup)
             elif backup is not None:
                 backup.unlink(missing_ok=True)
+        log.info("admin at %s loaded %s: %s", client_of(request), ", ".join(repr(d.name) for d, _ in placed),
+                 report.summary())
+        flags = {s["source"]: s.get("instructions") or 0 for s in self.cp.sources()}
         rows, dropdown, stats = self.view()
-        return render_outcomes(report), rows, dropdown, stats, None
+        return render_outcomes(report, flags), rows, dropdown, stats, None
 
-    def remove_source(self, name, admin):
+    def remove_source(self, name, admin, request: gr.Request = None):
         require_admin(admin)
-        if not name:
+        if not isinstance(name, str) or not name:
             return notice("Choose a document to remove.", "warning"), gr.skip(), gr.skip(), gr.skip()
         entry = next((s for s in self.cp.sources() if s["source"] == name), None)
         try:
@@ -123,6 +152,7 @@ class Library:
                     stored.unlink(missing_ok=True)
             except OSError:
                 pass
+        log.info("admin at %s removed %r (%d chunks)", client_of(request), name, n)
         rows, dropdown, stats = self.view()
         return notice(f"Removed {name} ({n} chunks).", "ok"), rows, dropdown, stats
 

@@ -11,7 +11,16 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-SOURCE_HEADERS = ["Title", "File", "Type", "Chunks", "Pages", "Loaded at"]
+SOURCE_HEADERS = ["Title", "File", "Type", "Chunks", "Pages", "Loaded at", "Flags"]
+
+
+def instruction_flag(count) -> str:
+    """What the Library says of a document with sentences addressed to an AI assistant ("" for none)."""
+    n = int(count or 0)
+    if not n:
+        return ""
+    return (f"⚠ {n} sentence{'s' if n != 1 else ''} addressed to an AI assistant (prompt injection?): never used "
+            "as knowledge")
 
 
 def esc(text) -> str:
@@ -175,13 +184,17 @@ def render_sources(turns: list[dict], topics: Iterable[str] = ()) -> str:
     return "".join(parts)
 
 
-def render_outcomes(report) -> str:
-    """The per-file outcome of a load as escaped HTML."""
+def render_outcomes(report, flags: dict | None = None) -> str:
+    """The per-file outcome of a load as escaped HTML; `flags` maps a source to its count of sentences
+    addressed to an AI assistant."""
     rows = []
     for f in report.files:
         name = Path(f.path).name
         if f.status in {"added", "replaced"}:
             detail = f"{f.chunks} chunk{'s' if f.chunks != 1 else ''}"
+            flag = instruction_flag((flags or {}).get(f.source))
+            if flag:
+                detail = f"{detail}. {flag}"
         elif f.status == "unchanged":
             detail = "already loaded, nothing to do"
         else:
@@ -202,7 +215,7 @@ def source_rows(sources: list[dict]) -> list[list]:
     for s in sorted(sources, key=lambda s: (s.get("loaded_at") or "", s.get("source") or ""), reverse=True):
         loaded = (s.get("loaded_at") or "").replace("T", " ").replace("+00:00", " UTC")
         rows.append([s.get("title") or "", s.get("source") or "", s.get("kind") or "", s.get("chunks") or 0,
-                     s.get("pages") or "", loaded])
+                     s.get("pages") or "", loaded, instruction_flag(s.get("instructions"))])
     return rows
 
 
