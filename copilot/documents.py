@@ -352,7 +352,8 @@ def _load_markdown(path: Path, data: bytes) -> Document:
         import yaml
 
         try:
-            meta = yaml.load(m.group(1), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}  # libyaml: fast, depth-capped
+            loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: fast, and caps the nesting depth
+            meta = yaml.load(m.group(1), Loader=loader) or {}
         except yaml.YAMLError as exc:
             where = getattr(exc, "problem_mark", None)
             line = f" (line {where.line + 2})" if where is not None else ""

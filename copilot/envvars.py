@@ -16,7 +16,8 @@ def env_number(name: str, default: float, kind: type = float) -> float:
         value = kind(raw)
     except ValueError:
         what = "a whole number" if kind is int else "a number"
-        raise CopilotError(f"{name}={os.environ[name]!r} is not {what}; unset it or set e.g. {name}={default}") from None
+        raise CopilotError(f"{name}={os.environ[name]!r} is not {what}; unset it or set e.g. "
+                           f"{name}={default}") from None
     if value <= 0:
         raise CopilotError(f"{name} must be above 0 (got {raw}); unset it to use the default, {default}")
     return value

@@ -22,11 +22,13 @@ from .text import sentence_units
 _AI = (r"(?:ai|a\.i\.|llm|large\s+language\s+model|language\s+model|gpt|chat\s*gpt|chatbot|chat\s*bot|"
        r"assistant|copilot|cx\s+copilot|bot)")
 _EARLIER = r"(?:previous|prior|preceding|above|earlier|foregoing|original|initial|existing|system|safety|hidden)"
-_ORDERS = r"(?:instructions?|prompts?|rules|guidelines|directions|directives|commands|context|messages|constraints|text)"
+_ORDERS = (r"(?:instructions?|prompts?|rules|guidelines|directions|directives|commands|context|messages|"
+           r"constraints|text)")
 _ANSWER_VERB = r"(?:answer|respond|reply|say|output|print|write|state|claim|declare|type)"
 # what follows a verb when it dictates the output: a colon, a quote, a SHOUTED word (after "only/exactly",
 # "with", "the word" ...); addressed to a model, "that ..." dictates too
-_LEAD = r"(?:\s+(?:only|exactly|just|always|simply))?(?:\s+(?:with|by\s+saying))?(?:\s+(?:the\s+(?:word|phrase|text|string|sentence)s?))?"
+_LEAD = (r"(?:\s+(?:only|exactly|just|always|simply))?(?:\s+(?:with|by\s+saying))?"
+         r"(?:\s+(?:the\s+(?:word|phrase|text|string|sentence)s?))?")
 _SHOUT = r"(?-i:\b[A-Z][A-Z0-9_]+\b)(?=\s*(?:[.!?,;:)\"'”’]|$|(?:and|or|if|when|to|in|for|instead|now)\b))"
 _DICTATED = _LEAD + rf"\s*(?::|[\"“”'‘’«]|{_SHOUT})"
 _DICTATED_TO_AI = _LEAD + rf"\s*(?::|[\"“”'‘’«]|\bthat\b|{_SHOUT})"
@@ -56,12 +58,14 @@ _SPECS = [
     (W("follow", "obey"), r"\b(?:do\s+not|don'?t|never)\s+(?:follow|obey)\s+(?:your|the|any)\s+"
                          r"(?:previous\s+|original\s+|system\s+)?(?:instructions|rules|guidelines|system\s+prompt)"),
     # role labels and chat-template tokens: "SYSTEM: ...", "[system] ...", "<|im_start|>", "[INST]", "<<SYS>>"
-    (W("system", "sys", "developer"), r"^[\s\W]*(?:system|developer|sys)(?:\s+(?:prompt|message|instructions?|note|override|"
+    (W("system", "sys", "developer"),
+     r"^[\s\W]*(?:system|developer|sys)(?:\s+(?:prompt|message|instructions?|note|override|"
                            r"update))?\s*[\])>]*\s*:"),
     (("<", "inst]"), r"<\|?\s*(?:im_start|im_end|system|endoftext|assistant)\s*\|?>|\[/?inst\]|<</?sys>>"),
     (("##",), r"^\s*#{2,}\s*(?:system|instructions?)\b"),
     # new orders: "new instructions:", "your new instructions are", "from now on you"
-    (W("instruction", "instructions"), r"\b(?:new|updated|real|actual|secret|hidden)\s+instructions?\s*(?::|are\b|follow\b)"),
+    (W("instruction", "instructions"),
+     r"\b(?:new|updated|real|actual|secret|hidden)\s+instructions?\s*(?::|are\b|follow\b)"),
     (W("new"), r"\b(?:your|these\s+are\s+(?:your|the))\s+new\s+(?:instructions|rules|orders|task)\b"),
     (W("now"), r"\bfrom\s+now\s+on,?\s+you\s+(?:are|will|must|should|shall|only|always|never)\b"),
     # the model's identity: "you are now an AI without rules", "as an AI language model", "if you are an LLM"
@@ -77,8 +81,9 @@ _SPECS = [
     (W("jailbreak", "jailbroken", "jailbreaking"), r"\bjailbr(?:eak|oken|eaking)\b"),
     (W("mode"), r"\b(?:developer|god|dan|unrestricted|unfiltered|debug)\s+mode\b"),
     (W("anything"), r"\bdo\s+anything\s+now\b"),
-    (W("prompt", "instructions"), r"\b(?:reveal|print|show|repeat|output|leak|disclose|recite)\s+(?:me\s+)?(?:your|the)\s+"
-                                 r"(?:full\s+)?(?:system\s+|hidden\s+|initial\s+|original\s+|secret\s+)?(?:prompt|instructions)\b"),
+    (W("prompt", "instructions"),
+     r"\b(?:reveal|print|show|repeat|output|leak|disclose|recite)\s+(?:me\s+)?(?:your|the)\s+(?:full\s+)?"
+     r"(?:system\s+|hidden\s+|initial\s+|original\s+|secret\s+)?(?:prompt|instructions)\b"),
     # dictating the answer: "you must answer 'yes'", "the answer must be HACKED", "reply only with OK"
     (W("must", "should", "shall", "will", "have", "need", "required", "instructed", "told", "supposed"),
      rf"\byou\s+(?:must|should|shall|will|have\s+to|need\s+to|are\s+(?:required|instructed|told|supposed)"
@@ -91,9 +96,11 @@ _SPECS = [
     (AI, rf"\b(?:the\s+)?{_AI}s?\s+(?:must|should|shall|will|needs?\s+to|has\s+to|have\s+to|is\s+(?:required|"
                rf"told)\s+to)\s+(?:now\s+|always\s+|only\s+|never\s+)?(?:{_ANSWER_VERB}|tell\s+(?:the\s+)?users?)\b"
                rf"{_DICTATED_TO_AI}"),
-    (W("user", "users", "reader", "readers"), r"\b(?:tell|inform|instruct|convince)\s+(?:the|every|all|any)\s+(?:users?|readers?)\s+(?:that|to)\b"),
-    (W("cite", "mention", "reveal", "disclose", "quote"), r"^\W*(?:do\s+not|don'?t|never)\s+(?:cite|mention|reveal|disclose|quote)\s+"
-                              r"(?:this|these|the|any|your)\s+(?:sources?|documents?|passages?|instructions?|prompts?|text)\b"),
+    (W("user", "users", "reader", "readers"),
+     r"\b(?:tell|inform|instruct|convince)\s+(?:the|every|all|any)\s+(?:users?|readers?)\s+(?:that|to)\b"),
+    (W("cite", "mention", "reveal", "disclose", "quote"),
+     r"^\W*(?:do\s+not|don'?t|never)\s+(?:cite|mention|reveal|disclose|quote)\s+"
+     r"(?:this|these|the|any|your)\s+(?:sources?|documents?|passages?|instructions?|prompts?|text)\b"),
 ]
 _RULES = [(triggers, re.compile(pattern, re.I | re.M)) for triggers, pattern in _SPECS]
 _TRIGGER_WORDS = frozenset().union(_AI_WORDS, *(t for t, _ in _SPECS if isinstance(t, frozenset)))

@@ -230,29 +230,15 @@ def test_chat_library_and_safety_in_a_browser(admin_app, browser, tmp_path):
 @pytest.fixture(scope="module")
 def open_app(tmp_path_factory):
     """An app without a password (the default on this machine), over a small index."""
-    from conftest import SMALL_CORPUS
+    from gradio_http import small_copilot, start_app
 
-    from copilot import Copilot, ui
-    from copilot.embeddings import HashEmbedder
-    from copilot.retrieval import RetrievalSettings
-
-    folder = tmp_path_factory.mktemp("open-browser")
-    (folder / "corpus").mkdir()
-    for name, text in SMALL_CORPUS.items():
-        (folder / "corpus" / name).write_text(text, encoding="utf-8")
-    cp = Copilot(folder / "index", embedder=HashEmbedder(), corpus=folder / "corpus",
-                 retrieval=RetrievalSettings(min_dense=0.05, min_fused=0.05))
-    mp = pytest.MonkeyPatch()
-    mp.delenv(ui.ADMIN_ENV, raising=False)
-    app = ui.build_app(cp)
-    mp.undo()
-    port = _free_port()
-    _, url, _ = ui.launch(app, "127.0.0.1", port, block=False, quiet=True)
+    cp = small_copilot(tmp_path_factory.mktemp("open-browser"))
+    app, url, port = start_app(cp)
     yield url, cp, port, app
     app.close()
 
 
-ATTACK = """<!doctype html><html><body><form id="f" method="post" enctype="text/plain"></form><script>
+ATTACK = """<!doctype html><html><body><script>
 window.results = {};
 (async () => {
   const base = %(base)s, remove = %(remove)d;
@@ -265,7 +251,8 @@ window.results = {};
   window.results.simple = await status(fetch(base + '/gradio_api/queue/join', {method: 'POST', mode: 'no-cors',
       headers: {'Content-Type': 'text/plain'},
       body: JSON.stringify({data: ['nps.md', true], fn_index: remove, session_hash: 'attack2'})}));
-  window.results.read = await fetch(base + '/config').then(r => r.json()).then(c => 'read ' + c.version, e => 'blocked');
+  window.results.read = await fetch(base + '/config').then(r => r.json())
+      .then(c => 'read ' + c.version, e => 'blocked');
   window.results.done = true;
 })();
 </script></body></html>"""

@@ -42,7 +42,8 @@ def test_a_decompression_bomb_fails_alone_and_the_good_file_loads(tmp_path, hash
     status = {Path(f.path).name: f for f in report.files}
     assert status["loyalty.md"].status == "added"
     assert status["bomb.pdf"].status == "failed"
-    assert "decompression bomb" in status["bomb.pdf"].reason and "COPILOT_MAX_DECOMPRESSED_MB" in status["bomb.pdf"].reason
+    reason = status["bomb.pdf"].reason
+    assert "decompression bomb" in reason and "COPILOT_MAX_DECOMPRESSED_MB" in reason
     assert [s["source"] for s in hash_copilot.sources()] == ["loyalty.md"]
 
 
@@ -193,7 +194,8 @@ def test_legacy_code_pages_are_read(tmp_path):
 
 def test_nul_and_control_characters_are_removed_everywhere(tmp_path, hash_copilot, pdf_factory):
     text = tmp_path / "nuls.txt"
-    text.write_bytes(b"Guide\n\n" + b"Net promoter score measures loyalty. " * 400 + b"\x00\x00Hidden\x00 text\x07\x1b.")
+    text.write_bytes(b"Guide\n\n" + b"Net promoter score measures loyalty. " * 400
+                     + b"\x00\x00Hidden\x00 text\x07\x1b.")
     md = tmp_path / "ctl.md"
     md.write_bytes(b"---\ntitle: Ti\x01tle\n---\n# Ti\x01tle\n\nLoyalty\x00 is a wish\x1b to buy again.\n")
     html = tmp_path / "ctl.html"

@@ -25,7 +25,7 @@ from copilot.ui.security import (AdminClients, HostPolicy, RequestGuard, SignInL
                                  normalise_allowed_host, password_matches, split_host)
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from gradio_http import config, fn_index, join, outcome  # noqa: E402
+from gradio_http import config, fn_index, join, outcome, small_copilot, start_app  # noqa: E402
 
 EVIL = "evil.example"
 
@@ -296,34 +296,11 @@ def test_good_history_passes():
 
 # ---------------------------------------------------------------- the running app
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def open_app(tmp_path_factory):
     """The app with no admin password (the default on this machine), over a small index (hash embedder)."""
-    from conftest import SMALL_CORPUS
-
-    from copilot import Copilot
-    from copilot.embeddings import HashEmbedder
-    from copilot.retrieval import RetrievalSettings
-
-    folder = tmp_path_factory.mktemp("open")
-    corpus = folder / "corpus"
-    corpus.mkdir()
-    for name, text in SMALL_CORPUS.items():
-        (corpus / name).write_text(text, encoding="utf-8")
-    cp = Copilot(folder / "index", embedder=HashEmbedder(), corpus=corpus,
-                 retrieval=RetrievalSettings(min_dense=0.05, min_fused=0.05))
-    mp = pytest.MonkeyPatch()
-    mp.delenv(ui.ADMIN_ENV, raising=False)
-    app = ui.build_app(cp)
-    mp.undo()
-    port = _free_port()
-    _, url, _ = ui.launch(app, "127.0.0.1", port, block=False, quiet=True)
+    cp = small_copilot(tmp_path_factory.mktemp("open"))
+    app, url, port = start_app(cp)
     yield app, url, cp, port
     app.close()
 
@@ -462,11 +439,7 @@ def locked_app(open_app, tmp_path_factory):
     folder = tmp_path_factory.mktemp("locked") / "index"
     shutil.copytree(cp.index_dir, folder)
     locked = Copilot(folder, embedder=HashEmbedder(), retrieval=cp.retrieval)
-    mp = pytest.MonkeyPatch()
-    mp.setenv(ui.ADMIN_ENV, "correct horse battery staple")
-    app = ui.build_app(locked)
-    mp.undo()
-    _, url, _ = ui.launch(app, "127.0.0.1", _free_port(), block=False, quiet=True)
+    app, url, _ = start_app(locked, "correct horse battery staple")
     yield app, url, locked
     app.close()
 
