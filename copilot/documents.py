@@ -97,6 +97,8 @@ def load_document(path: str | Path, limits: LoadLimits | None = None) -> Documen
         raise LoadError(path, "file not found")
     if path.is_dir():
         raise LoadError(path, "is a folder; pass its path to ingest to load the files in it")
+    if not path.is_file():
+        raise LoadError(path, "is not a regular file (a device, pipe or socket)")
     kind = SUPPORTED.get(path.suffix.lower())
     if kind is None:
         allowed = ", ".join(sorted({s for s in SUPPORTED if len(s) <= 5}))

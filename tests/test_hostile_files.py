@@ -272,6 +272,15 @@ def test_a_thousand_broken_files_fail_alone_and_the_good_ones_load(tmp_path, mon
     assert seconds < 60, f"the batch took {seconds:.0f} s"
 
 
+def test_a_pipe_is_refused_without_reading_it(tmp_path):
+    import os
+
+    fifo = tmp_path / "notes.txt"
+    os.mkfifo(fifo)
+    with pytest.raises(LoadError, match="not a regular file"):
+        load_document(fifo)
+
+
 def test_a_file_named_twice_in_one_load_is_loaded_once(tmp_path, hash_copilot):
     folder = tmp_path / "docs"
     folder.mkdir()
