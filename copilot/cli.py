@@ -138,7 +138,9 @@ def cmd_sources(args) -> int:
     width = max(len(r["source"]) for r in rows)
     for r in rows:
         pages = f", {r['pages']} pages" if r.get("pages") else ""
-        print(f"{r['source'].ljust(width)}  {r['chunks']:>4} chunks{pages}  {r['title']}")
+        n = r.get("instructions") or 0
+        flag = f"  (⚠ {n} sentence{'s' if n != 1 else ''} addressed to an AI assistant, never used)" if n else ""
+        print(f"{r['source'].ljust(width)}  {r['chunks']:>4} chunks{pages}  {r['title']}{flag}")
     print(f"{len(rows)} sources, {sum(r['chunks'] for r in rows)} chunks")
     return 0
 
