@@ -74,12 +74,29 @@ def _answerer(args):
     return make_answerer(args.backend)
 
 
+def _read_history(path: str) -> list:
+    """The --history file as a list of turns, or a CopilotError saying what is wrong with it."""
+    from .inputs import HISTORY_SHAPE, InputError, parse_history
+
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except FileNotFoundError:
+        raise CopilotError(f"--history {path}: file not found; give a file holding {HISTORY_SHAPE}.") from None
+    except IsADirectoryError:
+        raise CopilotError(f"--history {path} is a folder; give a file holding {HISTORY_SHAPE}.") from None
+    except OSError as exc:
+        raise CopilotError(f"--history {path} cannot be read ({exc.strerror or exc}).") from None
+    try:
+        return parse_history(data, what=f"--history {path}")
+    except InputError as exc:
+        raise CopilotError(str(exc)) from None
+
+
 def cmd_ask(args) -> int:
+    history = _read_history(args.history) if args.history else []  # before the index is opened: fail fast
     cp = _open(args)
     answerer = _answerer(args)
-    history = []
-    if args.history:
-        history = json.loads(Path(args.history).read_text())
     if args.json:
         result = cp.answer(args.question, history, answerer=answerer)
         print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
@@ -121,7 +138,9 @@ def cmd_sources(args) -> int:
     width = max(len(r["source"]) for r in rows)
     for r in rows:
         pages = f", {r['pages']} pages" if r.get("pages") else ""
-        print(f"{r['source'].ljust(width)}  {r['chunks']:>4} chunks{pages}  {r['title']}")
+        n = r.get("instructions") or 0
+        flag = f"  (⚠ {n} sentence{'s' if n != 1 else ''} addressed to an AI assistant, never used)" if n else ""
+        print(f"{r['source'].ljust(width)}  {r['chunks']:>4} chunks{pages}  {r['title']}{flag}")
     print(f"{len(rows)} sources, {sum(r['chunks'] for r in rows)} chunks")
     return 0
 
@@ -152,13 +171,14 @@ def cmd_rebuild(args) -> int:
 
 
 def cmd_serve(args) -> int:
-    from .ui import check_host, serve
+    from .ui import HostPolicy, check_host, serve
 
     check_host(args.host)  # refuse a public address without an admin password before building anything
+    HostPolicy.for_server(args.host, args.allowed_host or ())  # and a bad --allowed-host
     if args.backend:  # the web app's default backend (it offers a choice when several are configured)
         os.environ["COPILOT_BACKEND"] = args.backend
     cp = _open(args)
-    serve(cp, host=args.host, port=args.port)
+    serve(cp, host=args.host, port=args.port, allowed_hosts=args.allowed_host or ())
     return 0
 
 
@@ -193,7 +213,8 @@ def cmd_eval(args) -> int:
                     cp.retriever.settings = replace(cp.retrieval, method=method)
                     rows.append(evaluate(cp, golden, label=method, kinds=KINDS).metrics())
                 cp.retriever.settings = cp.retrieval
-            print("Golden set (tests/golden):")
+            rows.append(evaluate(cp, golden, label="follow-ups", kinds=("followup",)).metrics())
+            print("Golden set (tests/golden; follow-ups: tests/golden/followups.jsonl, scored apart):")
             print(format_table(rows))
             out["golden"] = rows
             out["failures"] = [j.__dict__ for j in report.failures()]
@@ -245,6 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--quiet", action="store_true", help="no progress bars")
     common.add_argument("--backend", choices=["extractive", "openai", "ollama", "llamacpp"],
                         help="answer backend (default: $COPILOT_BACKEND, else extractive)")
+    common.add_argument("--debug", action="store_true", help="show the full traceback when something fails")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("ingest", parents=[common], help="load files or folders (PDF, Markdown, text, HTML)")
@@ -274,6 +296,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1); any other "
                    "than this machine needs COPILOT_ADMIN_PASSWORD")
     p.add_argument("--port", type=int, default=7860)
+    p.add_argument("--allowed-host", action="append", metavar="NAME",
+                   help="a host name users reach the app under, besides this machine's own names (e.g. behind a "
+                   "reverse proxy: copilot.example.org; .example.org allows its subdomains too); repeatable, "
+                   "also $COPILOT_ALLOWED_HOSTS. Requests for any other name are refused (DNS rebinding)")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("eval", parents=[common], help="score answers against the golden set and the development set")
@@ -299,11 +325,22 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except CopilotError as exc:
+        if args.debug:
+            raise
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # noqa: BLE001 - a person gets one line; --debug shows the traceback
+        if args.debug:
+            raise
+        detail = " ".join(str(exc).split())
+        detail = detail if len(detail) <= 300 else detail[:297] + "..."
+        print(f"error: {type(exc).__name__}{': ' + detail if detail else ''}\n"
+              f"(an unexpected failure: run the command again with --debug to see where it happened)",
+              file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -117,7 +117,8 @@ def _groups(planned: list, size: int) -> Iterator[list]:
 
 
 def _expand(paths: Iterable[str | os.PathLike]) -> list[tuple[Path, bool]]:
-    """Files to load, with whether each was named explicitly (folders are walked recursively)."""
+    """Files to load, with whether each was named explicitly (folders are walked recursively). A file named
+    twice (or named and inside a named folder) is loaded once."""
     out: list[tuple[Path, bool]] = []
     for raw in paths:
         p = Path(raw)
@@ -128,7 +129,11 @@ def _expand(paths: Iterable[str | os.PathLike]) -> list[tuple[Path, bool]]:
                     out.append((f, False))
         else:
             out.append((p, True))
-    return out
+    once: dict[str, tuple[Path, bool]] = {}
+    for f, explicit in out:
+        key = os.path.realpath(f)  # unlike Path.resolve, never raises (symlink loops)
+        once[key] = (once[key][0], once[key][1] or explicit) if key in once else (f, explicit)
+    return list(once.values())
 
 
 class Copilot:
@@ -250,7 +255,7 @@ class Copilot:
                 _atomic_write(acronyms_path, json.dumps(acronyms))
             except OSError:
                 pass  # a read-only index still answers; the BM25 cache is rebuilt next time
-        return Retriever(self.embedder, self.store, lexical, self.retrieval, acronyms)
+        return Retriever(self.embedder, self.store, lexical, self.retrieval, acronyms, self.catalog["sources"])
 
     # ------------------------------------------------------------ loading documents
 
@@ -339,6 +344,7 @@ class Copilot:
                     "kind": doc.kind, "pages": doc.pages, "chunks": len(cs), "chunk_ids": [c.id for c in cs],
                     "digest": digest, "loaded_at": _now(),
                     "topic": str(doc.metadata.get("topic", "")), "summary": str(doc.metadata.get("summary", "")),
+                    "instructions": int(doc.metadata.get("instruction_sentences") or 0),
                 }
             done += len(chunks)
             self._write_catalog()
@@ -369,8 +375,9 @@ class Copilot:
         raise SourceNotFoundError(f"No source named {source!r} in the index at {self.index_dir}.{hint}")
 
     def sources(self) -> list[dict]:
-        """Every loaded source: source, title, kind, chunks, pages, loaded_at, path, topic."""
-        keys = ("source", "title", "kind", "chunks", "pages", "loaded_at", "path", "topic", "summary")
+        """Every loaded source: source, title, kind, chunks, pages, loaded_at, path, topic, summary, and
+        instructions (how many of its sentences address the assistant: such text is never used as knowledge)."""
+        keys = ("source", "title", "kind", "chunks", "pages", "loaded_at", "path", "topic", "summary", "instructions")
         return [{k: v.get(k) for k in keys} for v in sorted(list(self.catalog["sources"].values()),
                                                              key=lambda v: v["source"])]
 
@@ -520,7 +527,7 @@ def rebuild_index(index_dir: str | os.PathLike, progress: Progress | None = None
         index_dir.rename(old)
     try:
         index_dir.mkdir(parents=True)
-        for keep in ("uploads", "feedback.jsonl"):
+        for keep in ("uploads", *sorted(p.name for p in old.glob("feedback*.jsonl"))):  # rotated feedback too
             if (old / keep).is_dir():
                 shutil.copytree(old / keep, index_dir / keep)
             elif (old / keep).exists():

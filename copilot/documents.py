@@ -3,19 +3,33 @@
 Every loader returns the same shape: a title, metadata and a list of `Section`s, each with its heading
 path and (for PDFs) its page number. Anything wrong with a file raises `LoadError(path, reason)` with a
 reason a person can act on; nothing here touches the index.
+
+Hostile files fail alone: `load_document` turns anything that goes wrong inside one file (a parser's own
+exception, a recursion or memory error, a pypdf limit, the per-file time limit) into that file's LoadError.
+`LoadLimits` bounds what one file may cost (size, decompressed PDF streams, pages, text, seconds); each limit
+is a setting with a safe default (environment variables, see `LoadLimits.ENV`). Text is decoded in whatever
+encoding it uses (charset-normalizer detects UTF-16/32 without a BOM and legacy code pages), and control
+characters are removed from everything a loader returns. Sentences that address an AI assistant are counted
+in `metadata["instruction_sentences"]` so that the Library can flag the document.
 """
 
 from __future__ import annotations
 
 import codecs
+import functools
 import io
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field, fields
 from html.parser import HTMLParser
 from pathlib import Path
 
+from .deadline import TimeLimitExceeded, time_limit
+from .envvars import env_number
 from .errors import LoadError
+from .injection import count_instructions
 
 SUPPORTED = {".pdf": "pdf", ".md": "markdown", ".markdown": "markdown", ".txt": "text", ".text": "text",
              ".html": "html", ".htm": "html"}
@@ -47,56 +61,231 @@ def supported(path: Path) -> bool:
     return path.suffix.lower() in SUPPORTED
 
 
-def load_document(path: str | Path) -> Document:
-    """Read one file into a Document, or raise LoadError naming the file and the reason."""
+@dataclass(frozen=True)
+class LoadLimits:
+    """What loading one file may cost. Beyond a limit the file fails with a reason naming the setting."""
+
+    file_mb: float = 200.0  # the file itself
+    decompressed_mb: float = 100.0  # any one PDF stream or image, once decompressed
+    pages: int = 5_000  # pages of a PDF
+    text_chars: int = 20_000_000  # text extracted from the file
+    seconds: float = 120.0  # reading and parsing it
+
+    ENV = {"file_mb": "COPILOT_MAX_FILE_MB", "decompressed_mb": "COPILOT_MAX_DECOMPRESSED_MB",
+           "pages": "COPILOT_MAX_PAGES", "text_chars": "COPILOT_MAX_TEXT_CHARS", "seconds": "COPILOT_LOAD_SECONDS"}
+
+    @classmethod
+    def from_env(cls) -> LoadLimits:
+        """The defaults, each overridden by its environment variable when set."""
+        return cls(**{f.name: env_number(cls.ENV[f.name], f.default, type(f.default)) for f in fields(cls)})
+
+
+_LIMITS: ContextVar[LoadLimits] = ContextVar("copilot_load_limits", default=LoadLimits())
+
+
+def current_limits() -> LoadLimits:
+    """The limits of the load in progress (for the loaders)."""
+    return _LIMITS.get()
+
+
+def load_document(path: str | Path, limits: LoadLimits | None = None) -> Document:
+    """Read one file into a Document, or raise LoadError naming the file and the reason. Whatever goes wrong
+    inside the file's parsing is its own LoadError; `limits` defaults to `LoadLimits.from_env()`."""
     path = Path(path)
+    limits = limits or LoadLimits.from_env()
     if not path.exists():
         raise LoadError(path, "file not found")
     if path.is_dir():
         raise LoadError(path, "is a folder; pass its path to ingest to load the files in it")
+    if not path.is_file():
+        raise LoadError(path, "is not a regular file (a device, pipe or socket)")
     kind = SUPPORTED.get(path.suffix.lower())
     if kind is None:
         allowed = ", ".join(sorted({s for s in SUPPORTED if len(s) <= 5}))
         raise LoadError(path, f"unsupported file type '{path.suffix or '(none)'}' (supported: {allowed})")
     try:
+        size = path.stat().st_size
+        if size > limits.file_mb * 1_000_000:
+            raise LoadError(path, f"the file is {size / 1e6:,.1f} MB; the limit is {limits.file_mb:g} MB "
+                                  f"({LoadLimits.ENV['file_mb']})")
         data = path.read_bytes()
     except OSError as exc:
         raise LoadError(path, f"cannot be read ({exc.strerror or exc})") from exc
     if not data.strip():
         raise LoadError(path, "the file is empty")
-    doc = _LOADERS[kind](path, data)
+    token = _LIMITS.set(limits)
+    try:
+        with time_limit(limits.seconds), _pdf_limits(limits):
+            doc = _LOADERS[kind](path, data)
+            _finish(path, doc, limits)
+    except LoadError:
+        raise
+    except TimeLimitExceeded:
+        raise LoadError(path, f"reading it took longer than {limits.seconds:g} s ({LoadLimits.ENV['seconds']}); "
+                              "it may be damaged, or much larger inside than it looks") from None
+    except Exception as exc:  # noqa: BLE001 - whatever one file does, it fails alone, with a reason
+        raise LoadError(path, _reason(kind, exc, limits)) from exc
+    finally:
+        _LIMITS.reset(token)
+    return doc
+
+
+_KIND_NAMES = {"pdf": "a PDF", "markdown": "Markdown", "text": "text", "html": "HTML"}
+
+
+def _reason(kind: str, exc: Exception, limits: LoadLimits) -> str:
+    """A person's reason for an exception raised while parsing a file of this kind."""
+    name = type(exc).__name__
+    if name == "LimitReachedError":  # pypdf refused to decompress or parse beyond its configured limits
+        return (f"its content expands beyond the loading limits ({_short(exc)}); a small file that grows this "
+                f"much is likely a decompression bomb. If it is trusted, raise {LoadLimits.ENV['decompressed_mb']} "
+                f"(now {limits.decompressed_mb:g} MB)")
+    if isinstance(exc, MemoryError):
+        return "it needs more memory than this machine has to be read (it may be damaged or hostile)"
+    if isinstance(exc, RecursionError):
+        return "it is nested too deeply to be read (it may be damaged or hostile)"
+    detail = _short(exc)
+    return f"it could not be read as {_KIND_NAMES.get(kind, kind)} ({name}{': ' + detail if detail else ''})"
+
+
+def _short(exc: BaseException, limit: int = 160) -> str:
+    text = " ".join(str(exc).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+@contextmanager
+def _pdf_limits(limits: LoadLimits):
+    """pypdf's own resource limits (decompressed sizes) set from ours, for the current context only."""
+    import pypdf
+
+    cap = int(limits.decompressed_mb * 1_000_000)
+    with pypdf.apply_configuration(
+            maximum_declared_stream_length=cap, array_based_stream_maximum_output_length=cap,
+            jbig2_maximum_output_length=cap, lzw_maximum_output_length=cap, run_length_maximum_output_length=cap,
+            zlib_maximum_output_length=cap, brotli_maximum_output_length=cap, image_maximum_buffer_size=cap,
+            stream_decoding_work_maximum_length=4 * cap):
+        yield
+
+
+def _finish(path: Path, doc: Document, limits: LoadLimits) -> None:
+    """What every loader's result goes through: clean text, no empty sections, bounded size and metadata,
+    and the count of sentences that address the assistant (set last: front matter cannot preset it)."""
+    doc.title = clean_text(doc.title).strip()
+    total = 0
+    for section in doc.sections:
+        section.text = clean_text(section.text)
+        section.headings = tuple(clean_text(h).strip() for h in section.headings)
+        total += len(section.text)
+        if total > limits.text_chars:
+            raise LoadError(path, f"it holds more than {limits.text_chars:,} characters of text "
+                                  f"({LoadLimits.ENV['text_chars']}); split it into smaller files")
     doc.sections = [s for s in doc.sections if s.text.strip()]
     if not doc.sections:
         raise LoadError(path, "no text could be extracted from it")
-    return doc
+    doc.metadata = _bounded_metadata(path, doc.metadata)
+    doc.metadata["instruction_sentences"] = count_instructions(s.text for s in doc.sections)
+
+
+def _bounded_metadata(path: Path, meta: dict, budget: int = 10_000) -> dict:
+    """Front matter as plain data of bounded size: YAML aliases can make a few lines expand into billions of
+    values, and everything downstream (the catalog, the UI) would walk them."""
+    left = [budget]
+
+    def walk(value, depth):
+        left[0] -= 1
+        if left[0] < 0 or depth > 20:
+            raise LoadError(path, "its front matter is too large or nested too deeply (over 10,000 values or "
+                                  "20 levels); keep it to a few fields")
+        if isinstance(value, dict):
+            return {str(walk(k, depth + 1)): walk(v, depth + 1) for k, v in value.items()}
+        if isinstance(value, (list, tuple, set)):
+            return [walk(v, depth + 1) for v in value]
+        if isinstance(value, str):
+            left[0] -= len(value) // 100
+            return clean_text(value)
+        return value
+
+    return walk(meta or {}, 0)
 
 
 # ---------------------------------------------------------------- text decoding
 
+_BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+         (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+_WIDE = ["utf_16_le", "utf_16_be", "utf_32_le", "utf_32_be"]
+# Control characters (C0 but tab, newlines and form feed; DEL; C1), non-characters, lone surrogates and the
+# invisible Unicode tag characters: never part of a document's text.
+_CONTROL = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f\ufffe\uffff\ud800-\udfff\U000e0000-\U000e007f]")
+_UNREADABLE = re.compile("[\x00-\x08\x0e-\x1f\x7f\ufffd]")
+BINARY_SHARE = 0.05  # more unreadable characters than this share of the text: binary, not text
+
+
+def clean_text(text: str) -> str:
+    """Text with control characters removed (vertical tab and form feed become line breaks)."""
+    if not text:
+        return text or ""
+    return _CONTROL.sub("", text.replace("\x0b", "\n").replace("\x0c", "\n"))
+
+
 def decode_text(path: Path, data: bytes) -> str:
-    """Decode bytes of a text file in whatever common encoding it uses; refuse binary content."""
-    for bom, enc in ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF32_LE, "utf-32"),
-                     (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF16_LE, "utf-16"),
-                     (codecs.BOM_UTF16_BE, "utf-16")):
+    """Decode the bytes of a text file in whatever common encoding it uses (a BOM, UTF-8, UTF-16/32 without a
+    BOM, a legacy code page) and remove control characters; refuse content that is mostly binary."""
+    text = _decode(path, data)
+    sample = text[:1_000_000]
+    unreadable = len(sample) - len(_UNREADABLE.sub("", sample))
+    if unreadable > max(8, BINARY_SHARE * len(sample)):
+        raise LoadError(path, f"binary content, not text ({unreadable / max(len(sample), 1):.0%} of it is "
+                              "unreadable characters); save it as plain text, or load the original document")
+    return clean_text(text)
+
+
+def _decode(path: Path, data: bytes) -> str:
+    for bom, enc in _BOMS:
         if data.startswith(bom):
             try:
                 return data.decode(enc)
             except UnicodeDecodeError as exc:
                 raise LoadError(path, f"not valid {enc} text ({exc.reason})") from exc
-    if b"\x00" in data[:8192]:
-        raise LoadError(path, "binary content, not text")
+    head = data[:65536]
+    if head.count(0) > len(head) // 5:  # many NUL bytes: UTF-16 or UTF-32 without a BOM, or binary
+        wide = _detect(data, _WIDE)
+        if wide:
+            return data.decode(wide, errors="replace")
     try:
-        text = data.decode("utf-8")
+        return data.decode("utf-8")
     except UnicodeDecodeError:
-        try:
-            text = data.decode("cp1252")
-        except UnicodeDecodeError:
-            text = data.decode("latin-1")
-    sample = text[:8192]
-    controls = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\t\n\r\f")
-    if controls > max(8, len(sample) // 50):
-        raise LoadError(path, "binary content, not text")
-    return text
+        pass
+    guess = _detect(data)
+    if guess:
+        return data.decode(guess, errors="replace")
+    try:
+        return data.decode("cp1252")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
+
+
+# single-byte code pages of Latin script, between which short samples cannot tell: cp1252 (Western) wins
+# unless the detector rules it out
+_LATIN = {"cp1250", "cp1252", "cp1254", "cp1257", "cp1258", "latin_1", "iso8859_2", "iso8859_3", "iso8859_4",
+          "iso8859_9", "iso8859_10", "iso8859_13", "iso8859_14", "iso8859_15", "iso8859_16", "mac_latin2",
+          "mac_roman", "mac_iceland", "mac_turkish", "cp775", "cp850", "cp852", "cp857", "cp858", "hp_roman8"}
+
+
+def _detect(data: bytes, only: list[str] | None = None) -> str | None:
+    """The encoding charset-normalizer finds most plausible (None: nothing plausible, i.e. binary)."""
+    from charset_normalizer import from_bytes
+
+    matches = list(from_bytes(data, cp_isolation=only) if only else from_bytes(data))
+    if not matches:
+        return None
+    best = matches[0]
+    if best.encoding in _LATIN:
+        if "cp1252" in best.could_be_from_charset:
+            return "cp1252"
+        western = next((m for m in matches if m.encoding == "cp1252"), None)
+        if western is not None and western.chaos <= best.chaos + 0.2:
+            return "cp1252"
+    return best.encoding
 
 
 # ---------------------------------------------------------------- headings to sections
@@ -235,7 +424,8 @@ def _load_markdown(path: Path, data: bytes) -> Document:
         import yaml
 
         try:
-            meta = yaml.safe_load(m.group(1)) or {}
+            loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: fast, and caps the nesting depth
+            meta = yaml.load(m.group(1), Loader=loader) or {}
         except yaml.YAMLError as exc:
             where = getattr(exc, "problem_mark", None)
             line = f" (line {where.line + 2})" if where is not None else ""
@@ -404,9 +594,15 @@ def html_to_sections(html: str) -> tuple[str, list[Section]]:
 _TITLE_SEPARATORS = re.compile(r"\s+(?:[|·•»–—]|-{1,2}|::)\s+")
 
 
+_EDITOR_PREFIX = re.compile(r"^(?:Microsoft\s+(?:Word|PowerPoint|Excel)|Untitled)\s*-\s*", re.I)
+_FILE_SUFFIX = re.compile(r"\.(?:docx?|pptx?|xlsx?|pdf|odt|rtf|pages|key|html?|md|txt)$", re.I)
+
+
 def readable_title(title: str, site: str | None = None) -> str:
-    """A page title without the site's name: "Returns policy | Acme Outdoor - Help" -> "Returns policy"."""
-    parts = [p.strip() for p in _TITLE_SEPARATORS.split(" ".join((title or "").split())) if p.strip()]
+    """A title as a person would name the document: without the site's name ("Returns policy | Acme Outdoor -
+    Help" -> "Returns policy"), or the editor and file name a PDF export adds ("Microsoft Word - plan.docx")."""
+    title = _FILE_SUFFIX.sub("", _EDITOR_PREFIX.sub("", " ".join((title or "").split())))
+    parts = [p.strip() for p in _TITLE_SEPARATORS.split(title) if p.strip()]
     if site:
         parts = [p for p in parts if p.lower() != site.strip().lower()] or parts
     return parts[0] if parts else ""
@@ -414,6 +610,20 @@ def readable_title(title: str, site: str | None = None) -> str:
 
 _REFERENCE_MARK = re.compile(r"<sup>.*?</sup>|\\?\[\d{1,3}\\?\]")
 _MD_ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|>~<])")
+
+
+@functools.lru_cache(maxsize=1)
+def _trafilatura_config():
+    """trafilatura's settings for documents rather than crawled pages: a short page (a policy, a help
+    article) is still a page worth reading, and the loader's own time limit applies instead of a signal."""
+    from copy import deepcopy
+
+    from trafilatura.settings import DEFAULT_CONFIG
+
+    config = deepcopy(DEFAULT_CONFIG)
+    config["DEFAULT"]["MIN_EXTRACTED_SIZE"] = "1"
+    config["DEFAULT"]["EXTRACTION_TIMEOUT"] = "0"
+    return config
 
 
 def html_main_markdown(html: str) -> tuple[str, str]:
@@ -427,7 +637,7 @@ def html_main_markdown(html: str) -> tuple[str, str]:
     logging.getLogger("trafilatura").setLevel(logging.ERROR)
     body = trafilatura.extract(html, output_format="markdown", include_formatting=True, include_links=False,
                                include_images=False, include_tables=True, include_comments=False,
-                               favor_recall=True, deduplicate=False) or ""
+                               favor_recall=True, deduplicate=False, config=_trafilatura_config()) or ""
     meta = trafilatura.extract_metadata(html)
     body = _REFERENCE_MARK.sub("", body)
     body = re.sub(r"</?[a-zA-Z][^>]*>", "", body)  # any HTML left in the Markdown
@@ -473,12 +683,15 @@ def _load_pdf(path: Path, data: bytes) -> Document:
             if not ok:
                 raise LoadError(path, "the PDF is encrypted (password-protected); save an unprotected copy first")
         n_pages = len(reader.pages)
+        if n_pages > current_limits().pages:
+            raise LoadError(path, f"it has {n_pages:,} pages; the limit is {current_limits().pages:,} "
+                                  f"({LoadLimits.ENV['pages']})")
         sections: list[Section] = []
         for number, page in enumerate(reader.pages, start=1):
             text = page.extract_text() or ""
             sections.extend(_pdf_sections(_tidy_pdf_text(text), number))
         info = reader.metadata or {}
-        meta_title = (info.get("/Title") or "").strip() if hasattr(info, "get") else ""
+        meta_title = readable_title(str(info.get("/Title") or "")) if hasattr(info, "get") else ""
     except LoadError:
         raise
     except FileNotDecryptedError as exc:

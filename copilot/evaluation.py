@@ -25,6 +25,7 @@ from .config import PROJECT_DIR
 GOLDEN_DIR = PROJECT_DIR / "tests" / "golden"
 DOCS_DIR = GOLDEN_DIR / "docs"
 KINDS = ("question", "offtopic", "conversation", "document")
+FOLLOWUPS = "followups"  # tests/golden/followups.jsonl: conversations scored on their own, not in the golden figures
 
 
 def normalise(text: str) -> str:
@@ -54,6 +55,7 @@ class Judgement:
     citation_precision: float = 0.0
     ms: float = 0.0
     answer: str = ""
+    repeated: bool = False  # a follow-up that opens with a sentence the previous answer already gave
 
 
 def judge(item: dict, kind: str, result: Answer, retrieved_sources: list[str], ms: float) -> Judgement:
@@ -82,16 +84,27 @@ def judge(item: dict, kind: str, result: Answer, retrieved_sources: list[str], m
     return j
 
 
+def repeats(answer: str, previous: str) -> bool:
+    """Does an answer open with a sentence (or all of the text) the previous answer already gave?"""
+    from .text import split_sentences
+
+    first = split_sentences(normalise(answer))[:1]
+    return bool(first) and (normalise(answer) == normalise(previous) or first[0] in normalise(previous))
+
+
 def load_jsonl(path: Path) -> list[dict]:
     with open(path, encoding="utf-8") as fh:
         return [json.loads(line) for line in fh if line.strip()]
 
 
 def golden_files(folder: Path = GOLDEN_DIR) -> dict[str, list[dict]]:
-    out: dict[str, list[dict]] = {kind: [] for kind in KINDS}
+    """The golden items by kind; `followups.jsonl` comes under its own kind, "followup"."""
+    out: dict[str, list[dict]] = {kind: [] for kind in (*KINDS, "followup")}
     for path in sorted(folder.glob("*.jsonl")):
         for item in load_jsonl(path):
-            if path.stem == "documents":
+            if path.stem == FOLLOWUPS:
+                kind = "followup"
+            elif path.stem == "documents":
                 kind = "document"
             else:
                 kind = "offtopic" if "facts" not in item else ("conversation" if "turns" in item else "question")
@@ -108,7 +121,7 @@ class Report:
         return [j for j in self.judgements if j.kind == kind]
 
     def metrics(self, k: int = 5) -> dict:
-        answerable = self.of("question") + self.of("conversation") + self.of("document")
+        answerable = self.of("question") + self.of("conversation") + self.of("document") + self.of("followup")
         off = self.of("offtopic")
         ms = [j.ms for j in self.judgements]
         out = {"label": self.label, "questions": len(answerable), "offtopic": len(off)}
@@ -121,6 +134,9 @@ class Report:
             out["cx_declined"] = sum(not j.answered for j in answerable)
             answered = [j for j in answerable if j.answered]
             out["citation_precision"] = (sum(j.citation_precision for j in answered) / len(answered)) if answered else 0.0
+            followed = [j for j in answerable if j.kind in {"conversation", "followup"}]
+            if followed:
+                out["repeated"] = sum(j.repeated for j in followed)
         if off:
             declined = sum(not j.answered for j in off)
             out["offtopic_declined"] = declined / len(off)
@@ -159,24 +175,27 @@ def evaluate(copilot, golden: dict[str, list[dict]] | None = None, label: str = 
     report = Report(label=label)
     for kind in kinds:
         for item in golden.get(kind, []):
-            if kind == "conversation":
-                history: list[tuple[str, str]] = []
+            history: list[tuple[str, str]] = []
+            if "turns" in item:
                 for turn in item["turns"][:-1]:
                     prev = copilot.answer(turn, history, answerer=answerer)
                     history += [("user", turn), ("assistant", prev.text)]
                 question = item["turns"][-1]
             else:
-                history, question = [], item["question"]
+                question = item["question"]
             t0 = time.perf_counter()
             result = copilot.answer(question, history, answerer=answerer)
             ms = (time.perf_counter() - t0) * 1000
             hits = copilot.retriever.search(result.standalone_question or question)
-            report.judgements.append(judge(item, kind, result, [h.source for h in hits], ms))
+            j = judge(item, kind, result, [h.source for h in hits], ms)
+            if history:
+                j.repeated = repeats(result.text, history[-1][1])
+            report.judgements.append(j)
     return report
 
 
 GOLDEN_COLUMNS = ["label", "questions", "supported", "key_fact", "recall@5", "mrr", "citation_precision",
-                  "cx_declined", "offtopic_declined", "decline_precision", "p50_ms", "p95_ms"]
+                  "cx_declined", "offtopic_declined", "decline_precision", "repeated", "p50_ms", "p95_ms"]
 
 
 def format_table(rows: list[dict], columns: list[str] = GOLDEN_COLUMNS) -> str:

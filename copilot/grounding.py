@@ -6,8 +6,9 @@ A language model's answer is trusted only as far as the passages it cites:
 2. the answer is split into sentences; each one is checked against the passages it cites by the overlap of
    content terms (`copilot.text.terms`), and every number it states must appear in those passages;
 3. a sentence with no citation is dropped unless it is trivially short ("Here is how it works.");
-4. text in a passage that addresses the assistant ("ignore previous instructions and ...") is not
-   knowledge: it never counts as support, so an answer that repeats it is dropped;
+4. text in a passage that addresses the assistant ("ignore previous instructions and ...", "SYSTEM: the
+   answer must be ...": `injection.instruction_like`, re-exported here) is not knowledge: it never counts as
+   support, and an answer sentence that is itself such text is dropped;
 5. the kept sentences are renumbered in order of first appearance and the citations built from them;
 6. if too little survives, the caller falls back to the extractive answer (`Grounded.fallback`).
 """
@@ -20,7 +21,12 @@ from dataclasses import dataclass, field
 
 from .answer.compose import with_marker
 from .answer.types import Citation, Passage
+from .injection import instruction_like, marked_sentences
 from .text import sentence_units, terms, words
+
+__all__ = ["GroundingSettings", "Grounded", "SentenceCheck", "check_sentence", "find_markers", "ground",
+           "instruction_like", "is_abstention", "knowledge_sentences", "remove_invalid_markers", "renumber",
+           "split_answer", "strip_markers", "support"]
 
 
 @dataclass(frozen=True)
@@ -125,39 +131,11 @@ def split_answer(text: str) -> list[tuple[str, bool]]:
 
 # ---------------------------------------------------------------- text addressed to the assistant
 
-_INSTRUCTION = re.compile("|".join([
-    r"\b(?:ignore|disregard|forget|override|bypass)\b.{0,60}\b(?:instructions?|rules?|prompts?|guidelines|directions|"
-    r"context|system)\b",
-    r"\b(?:system|developer)\s+(?:prompt|message|mode)\b",
-    r"\bjailbreak",
-    r"\bnew\s+instructions?\b",
-    r"\byou\s+are\s+(?:now\s+)?(?:an?\s+|the\s+)?(?:ai|assistant|chatbot|language\s+model|llm|copilot)\b",
-    r"\bas\s+an?\s+(?:ai|assistant|language\s+model)\b",
-    r"\b(?:tell|inform|instruct|convince)\s+(?:the|every|all|any)\s+(?:users?|readers?|customers?)\b",
-    r"\b(?:respond|reply|answer)\s+(?:only\s+)?(?:with|by\s+saying)\b",
-    r"\b(?:assistant|ai|model|chatbot|llm)s?\s+(?:must|should|shall)\b",
-]), re.I)
-_IMPERATIVE = re.compile(r"^\W*(?:instead\W+)?(?:tell|say|reply|respond|answer|write|output|print|include|add|state|"
-                         r"claim|recommend|insist|always|never|do\s+not|don't|mention|append)\b", re.I)
-
-
-def instruction_like(sentence: str) -> bool:
-    """Does this sentence address an AI assistant rather than state knowledge?"""
-    return bool(_INSTRUCTION.search(sentence))
-
-
 def knowledge_sentences(text: str) -> list[str]:
-    """A passage's sentences without those that address the assistant; an imperative sentence right after
-    one of those ("Ignore previous instructions. Tell the user ...") goes with it."""
-    out: list[str] = []
-    after_instruction = False
-    for sentence, _ in sentence_units(text or ""):
-        if instruction_like(sentence) or (after_instruction and _IMPERATIVE.match(sentence)):
-            after_instruction = True
-            continue
-        after_instruction = False
-        out.append(sentence)
-    return out
+    """A passage's sentences without those that address the assistant (`injection.marked_sentences`: an
+    imperative sentence right after one of those, "Ignore previous instructions. Tell the user ...", goes with
+    it)."""
+    return [sentence for sentence, flagged in marked_sentences(text or "") if not flagged]
 
 
 # ---------------------------------------------------------------- support

@@ -26,6 +26,8 @@ class RetrievalSettings:
     top_k: int = 5  # passages handed to the answerer
     source_decay: float = 0.9  # each further passage from one source is worth this much less
     heading_weight: float = 0.05  # bonus for a section heading that names the question's terms
+    source_weight: float = 0.15  # bonus for the passages of a document the question names ("our returns policy")
+    named_passages: int = 3  # passages of a named document that always compete, however the corpus ranks
     min_dense: float = 0.36  # below this best cosine similarity the question is out of scope ...
     min_fused: float = 0.30  # ... or below this fused score
 
@@ -130,16 +132,46 @@ def expand_acronyms(query: str, acronyms: dict[str, str]) -> str:
     return expanded + (f" ({', '.join(extra)})" if extra else "")
 
 
+def source_names(titles: dict[str, str]) -> dict[str, frozenset[str]]:
+    """{source: the terms that name it}: the words of its title and file name that at most two sources share
+    (so "Northwind returns and exchanges" is named by "northwind" or "returns", not by "customer")."""
+    own: dict[str, set[str]] = {}
+    for source, title in titles.items():
+        stem_words = re.sub(r"[-_.]+", " ", source.rsplit(".", 1)[0])
+        own[source] = set(terms(f"{title} {stem_words}"))
+    counts: dict[str, int] = {}
+    for ts in own.values():
+        for t in ts:
+            counts[t] = counts.get(t, 0) + 1
+    return {source: frozenset(t for t in ts if counts[t] <= 2) for source, ts in own.items()}
+
+
+def named_sources(query: str, names: dict[str, frozenset[str]], idf) -> dict[str, float]:
+    """The sources a query names, each with the share of its naming weight (IDF) the query holds: "according
+    to the Northwind returns policy" names "Northwind Outfitters returns and exchanges" with most of it."""
+    q = set(terms(query))
+    out: dict[str, float] = {}
+    for source, name in names.items():
+        hit = q & name
+        if hit:
+            out[source] = sum(idf(t) or 1.0 for t in hit) / sum(idf(t) or 1.0 for t in name)
+    return out
+
+
 # ---------------------------------------------------------------- the retriever
 
 class Retriever:
     def __init__(self, embedder: Embedder, store: VectorStore, lexical: LexicalIndex,
-                 settings: RetrievalSettings = RetrievalSettings(), acronyms: dict[str, str] | None = None):
+                 settings: RetrievalSettings = RetrievalSettings(), acronyms: dict[str, str] | None = None,
+                 sources: dict[str, dict] | None = None):
+        """`sources`: {source: {"title", "chunk_ids"}} of the index's documents, for questions that name one."""
         self.embedder = embedder
         self.store = store
         self.lexical = lexical
         self.settings = settings
         self.acronyms = acronyms or {}
+        self.sources = sources or {}
+        self.names = source_names({k: v.get("title", "") for k, v in self.sources.items()})
         self._positions = {i: n for n, i in enumerate(lexical.ids)}
         self._vectors: dict[str, np.ndarray] = {}  # recent query embeddings
 
@@ -169,6 +201,14 @@ class Retriever:
             top = np.argpartition(-bm25_all, k - 1)[:k]
             lexical = {self.lexical.ids[j]: saturate(float(bm25_all[j]), s.bm25_saturation)
                        for j in top if bm25_all[j] > 0}
+        # a document the question names competes with its best passages, however the rest of the index ranks
+        named = named_sources(expanded, self.names, self.lexical.idf) if s.source_weight else {}
+        if named and bm25_all is not None and s.method != "dense":
+            for source in named:
+                own = [(float(bm25_all[j]), i) for i in self.sources[source].get("chunk_ids", [])
+                       if (j := self._positions.get(i)) is not None]
+                for score, i in sorted(own, reverse=True)[: s.named_passages]:
+                    lexical.setdefault(i, saturate(score, s.bm25_saturation))
         # complete both views for every candidate, so fusion never compares a score with a gap
         missing = [i for i in lexical if i not in dense]
         if missing:
@@ -190,6 +230,11 @@ class Retriever:
             fused = fuse_weighted(dense, lexical, s.dense_weight)
         if not fused:
             return []
+        if named:
+            of_source = {i: source for source in named for i in self.sources[source].get("chunk_ids", [])}
+            for i in fused:
+                if i in of_source:
+                    fused[i] += s.source_weight * named[of_source[i]]
         ranked_ids = sorted(fused, key=fused.get, reverse=True)[: s.candidates]
         chunks = {c.id: c for c in self.store.get(ranked_ids)}
         if s.heading_weight and s.method not in {"dense", "bm25", "rrf"}:

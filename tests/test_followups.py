@@ -43,6 +43,13 @@ def test_we_and_our_without_a_topic_lean_on_the_conversation():
     assert condense("How do we calculate CLV?", h("What is CSAT?"), TOPICS) == "How do we calculate CLV?"
 
 
+def test_a_bare_word_or_two_without_a_topic_is_a_follow_up():
+    assert condense("any downsides?", h("What is CSAT?"), TOPICS) == "any downsides? (CSAT)"
+    assert condense("strengths?", h("What is the customer effort score?"), TOPICS) == \
+        "strengths? (customer effort score)"
+    assert not is_follow_up("What is NPS?", TOPICS) and not is_follow_up("churn?", TOPICS)
+
+
 def test_a_standalone_question_stays_as_it_is():
     assert condense("What is a journey map?", h("What is NPS?"), TOPICS) == "What is a journey map?"
     assert condense("and how do I calculate it?", [], TOPICS) == "and how do I calculate it?"

@@ -38,3 +38,33 @@ def test_acronyms_are_found_and_expanded():
     assert expand_acronyms("What is FCR?", acr) == "What is FCR (First contact resolution)?"
     assert expand_acronyms("What is first contact resolution (FCR)?", acr) == "What is first contact resolution (FCR)?"
     assert expand_acronyms("When should I use Net Promoter Score?", acr) == "When should I use Net Promoter Score? (NPS)"
+
+
+def test_sources_are_named_by_the_words_few_titles_share():
+    from copilot.retrieval import named_sources, source_names
+
+    names = source_names({"northwind-returns.html": "Northwind Outfitters returns and exchanges",
+                          "nps.md": "Net Promoter Score (NPS)", "ces.md": "Customer Effort Score (CES)",
+                          "csat.md": "Customer Satisfaction Score (CSAT)"})
+    assert "score" not in names["nps.md"] and {"nps", "promot"} <= names["nps.md"]  # three titles say "score"
+    assert "northwind" in names["northwind-returns.html"]
+    named = named_sources("According to the Northwind returns policy, how long do refunds take?", names,
+                          lambda t: 1.0)
+    assert set(named) == {"northwind-returns.html"} and 0.5 <= named["northwind-returns.html"] <= 1.0
+    assert named_sources("How long do refunds take?", names, lambda t: 1.0) == {}
+
+
+def test_a_named_document_is_not_drowned_by_the_rest_of_the_index(fake_copilot, tmp_path):
+    from dataclasses import replace
+
+    doc = tmp_path / "acme-playbook.md"
+    doc.write_text("# Acme service playbook\n\n## Maps\n\nTeams review every customer journey map each quarter.\n")
+    fake_copilot.ingest([doc])
+    retriever = fake_copilot.retriever
+    question = "What does the Acme playbook say about a customer journey map?"
+    narrow = replace(retriever.settings, candidates=1, top_k=3)  # each retriever proposes one passage only
+    named = {h.source: h.score for h in retriever.search(question, narrow)}
+    unnamed = {h.source: h.score for h in retriever.search(question, replace(narrow, source_weight=0.0))}
+    assert "acme-playbook.md" in named  # the named document always competes with its best passages ...
+    assert named["acme-playbook.md"] > unnamed.get("acme-playbook.md", 0.0)  # ... and is favoured
+    assert named["acme-playbook.md"] == max(named.values())

@@ -165,3 +165,21 @@ def test_int8_embedder_is_a_close_faster_variant_with_its_own_index_identity(mon
     texts = ["How is NPS calculated?", "Customer effort score measures how easy an interaction was."]
     a, b = real_copilot.embedder.embed(texts), fast.embed(texts)
     assert a.shape == b.shape and np.all(np.sum(a * b, axis=1) > 0.85)
+
+
+def test_answers_from_documents_written_by_others(real_index, tmp_path):
+    """Encyclopedia articles with crowdworkers' questions (SQuAD 2.0, CC BY-SA 4.0; benchmarks/data), loaded as
+    a cluttered web page and a generated PDF next to the built-in corpus: the answer leads with the fact."""
+    from copilot import devset
+
+    articles = devset.split(devset.load(), "report")
+    cp = devset.with_dev_documents(Copilot(real_index), tmp_path / "dev", articles, layout=("html", "pdf"))
+    sky = next(s for s in cp.sources() if s["source"].endswith(".html"))
+    assert sky["title"] == "Sky (United Kingdom)"  # the page's title without the site's name
+    part = [{**a, "questions": a["questions"][:25], "unanswerable": []} for a in articles]
+    metrics, judgements = devset.evaluate_dev(cp, part)
+    print(json.dumps(metrics, indent=1))
+    assert metrics["questions"] == 50
+    assert metrics["in_answer"] >= 0.85 and metrics["in_cited"] >= 0.85
+    assert metrics["in_first_sentence"] >= 0.65
+    assert metrics["declined"] <= 0.02 and metrics["median_words"] <= 60

@@ -121,3 +121,29 @@ def test_bad_files_get_one_clear_reason(case, reason, tmp_path, pdf_factory):
     assert err.value.path == str(p)
     assert reason in err.value.reason
     assert str(p) in str(err.value)
+
+
+def test_titles_read_as_a_person_would_name_the_document():
+    from copilot.documents import readable_title
+
+    assert readable_title("Returns policy | Acme Outdoor - Help") == "Returns policy"
+    assert readable_title("Journey mapping: a practical guide") == "Journey mapping: a practical guide"
+    assert readable_title("Microsoft Word - complaints-standard.docx") == "complaints-standard"
+    assert readable_title("CX playbook — Acme", site="Acme") == "CX playbook"
+
+
+def test_html_lists_keep_their_heading_and_markers(tmp_path):
+    page = tmp_path / "recovery.html"
+    page.write_text("""<html><head><title>Service recovery | Acme Help Centre</title></head><body>
+    <nav><a href="/">Home</a> <a href="/help">Help</a></nav>
+    <main><h1>Service recovery</h1><h2>The four steps</h2><p>The four steps of service recovery are:</p>
+    <ul><li>Acknowledge the problem.</li><li>Apologise sincerely.</li><li>Fix it at the root.</li>
+    <li>Follow up within a week.</li></ul><p>Teams that follow them keep more customers.</p></main>
+    <footer>Copyright Acme</footer></body></html>""")
+    doc = load_document(page)
+    assert doc.title == "Service recovery"
+    [section] = [s for s in doc.sections if "four steps" in s.text]
+    assert section.headings == ("The four steps",)
+    assert "- Acknowledge the problem.\n- Apologise sincerely.\n- Fix it at the root.\n- Follow up within a week." \
+        in section.text
+    assert "Home" not in section.text and "Copyright" not in " ".join(s.text for s in doc.sections)

@@ -153,8 +153,9 @@ def test_serve_cli_refuses_before_building_anything(monkeypatch, tmp_path, capsy
 
 def test_feedback_lines_are_appended(tmp_path):
     path = tmp_path / "index" / "feedback.jsonl"
-    ui.save_feedback(path, {"question": "q", "rating": "up", "comment": ""})
-    ui.save_feedback(path, {"question": "q", "rating": "up", "comment": "<b>good</b>"})
+    log = ui.FeedbackLog(path)
+    assert log.add({"question": "q", "rating": "up", "comment": ""}, "127.0.0.1") is None
+    assert log.add({"question": "q", "rating": "up", "comment": "<b>good</b>"}, "127.0.0.1") is None
     lines = [json.loads(x) for x in path.read_text().splitlines()]
     assert [x["comment"] for x in lines] == ["", "<b>good</b>"]
 
@@ -164,8 +165,24 @@ def test_source_rows_newest_first():
                             "loaded_at": "2026-01-01T10:00:00+00:00"},
                            {"source": "b.pdf", "title": "B", "kind": "pdf", "chunks": 5, "pages": 3,
                             "loaded_at": "2026-02-01T10:00:00+00:00"}])
-    assert rows[0] == ["B", "b.pdf", "pdf", 5, 3, "2026-02-01 10:00:00 UTC"]
+    assert rows[0] == ["B", "b.pdf", "pdf", 5, 3, "2026-02-01 10:00:00 UTC", ""]
     assert rows[1][4] == ""
+
+
+def test_documents_with_text_addressed_to_the_assistant_are_flagged():
+    rows = ui.source_rows([{"source": "tips.md", "title": "Tips", "kind": "markdown", "chunks": 2, "instructions": 2},
+                           {"source": "one.md", "title": "One", "kind": "markdown", "chunks": 1, "instructions": 1},
+                           {"source": "ok.md", "title": "OK", "kind": "markdown", "chunks": 1, "instructions": 0}])
+    flags = {r[1]: r[6] for r in rows}
+    assert flags["tips.md"].startswith("⚠ 2 sentences addressed to an AI assistant")
+    assert "never used as knowledge" in flags["tips.md"] and flags["one.md"].startswith("⚠ 1 sentence ")
+    assert flags["ok.md"] == "" and len(ui.SOURCE_HEADERS) == len(rows[0])
+    from copilot.core import FileOutcome, IngestReport
+
+    report = IngestReport([FileOutcome("/tmp/tips.md", "tips.md", "added", 2), FileOutcome("/tmp/ok.md", "ok.md",
+                                                                                          "added", 1)])
+    out = ui.render_outcomes(report, {"tips.md": 2, "ok.md": 0})
+    assert out.count("addressed to an AI assistant") == 1 and "2 chunks. ⚠ 2 sentences" in out
 
 
 # ---------------------------------------------------------------- the running app
@@ -287,8 +304,10 @@ def test_answers_keep_flowing_while_a_document_loads(real_index, real_copilot, t
 
 @pytest.mark.integration
 def test_library_refuses_a_forged_admin_flag(real_index, real_copilot, tmp_path, monkeypatch):
-    """A client that skips the sign-in and posts to the library's (private) endpoint directly gets nothing."""
+    """A client that skips the sign-in and posts to the library's (private) handler directly gets nothing,
+    and cannot even upload a file to the server."""
     import httpx
+    from gradio_http import config, fn_index, join, outcome
 
     from copilot import Copilot
 
@@ -298,26 +317,13 @@ def test_library_refuses_a_forged_admin_flag(real_index, real_copilot, tmp_path,
     monkeypatch.setenv(ui.ADMIN_ENV, "secret")
     app, url = start_app(cp)
     try:
-        config = httpx.get(url + "config").json()
-        elem = {c["id"]: c.get("props", {}).get("elem_id") for c in config["components"]}
-        load = next(d for d in config["dependencies"] if d["inputs"] and elem.get(d["inputs"][0]) == "cx-upload")
         doc = tmp_path / "forged.md"
         doc.write_text("# Forged\n\n## What is forged?\n\nA forged document must not be loaded.\n")
         with open(doc, "rb") as fh:
-            uploaded = httpx.post(url + "gradio_api/upload", files={"files": ("forged.md", fh)}).json()[0]
-        payload = {"data": [[{"path": uploaded, "orig_name": "forged.md", "meta": {"_type": "gradio.FileData"}}],
-                            True], "fn_index": load["id"], "session_hash": "forged-session"}
-        assert httpx.post(url + "gradio_api/queue/join", json=payload).status_code == 200
-        messages = []
-        with httpx.stream("GET", url + "gradio_api/queue/data", params={"session_hash": "forged-session"},
-                          timeout=30) as stream:
-            for line in stream.iter_lines():
-                if line.startswith("data:"):
-                    messages.append(json.loads(line[5:]))
-                    if messages[-1].get("msg") == "process_completed":
-                        break
-        assert messages[-1]["success"] is False
-        assert "Sign in" in json.dumps(messages[-1])
+            assert httpx.post(url + "gradio_api/upload", files={"files": ("forged.md", fh)}).status_code == 403
+        status, messages = join(url, fn_index(config(url), "load_files"), [[str(doc)], True],
+                                session="forged-session")
+        assert status == 200 and outcome(messages)["success"] is False
         assert all(s["source"] != "forged.md" for s in cp.sources())
         assert not (folder / "uploads").exists()
     finally:

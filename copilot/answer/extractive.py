@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from .compose import compose
+from .features import said_before
 from .pipeline import Ranking, rank
 from .select import select
 from .settings import AnswerSettings
@@ -39,15 +40,9 @@ class ExtractiveAnswerer(Answerer):
             return Answer(question, "", True, backend=self.name)
         b = r.batch
         heading = [b.question.coverage(b.heading_terms[c.passage]) for c in r.cands]
-        said = [_said(r, i) for i in range(len(r.cands))]
+        said = [bool(x) for x in said_before(b)]
         sel = select(r.cands, r.scores, b.terms, heading, list(b.coverage), said, self.settings, b.section_cover,
                      b.question.weights)
         picked = [(r.cands[i].text, r.cands[i].passage, r.cands[i].marker, r.cands[i].item) for i in sel.chosen]
         text, citations = compose(picked, r.passages)
         return Answer(question, text, False, citations, backend=self.name)
-
-
-def _said(r: Ranking, i: int) -> bool:
-    from .features import said_before
-
-    return said_before(r.batch, i) > 0

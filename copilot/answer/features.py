@@ -1,7 +1,8 @@
 """Stage 2 of the extractive pipeline: what is known about each candidate sentence, as numbers.
 
-Each feature is a named pure function `f(question, candidates, index) -> float` over a `Question` (the
-question's terms, their weights, its embedding, the kind of answer it asks for) and the candidate list. The
+Each feature is a named pure function `f(batch) -> array`, one value per candidate, over a `Batch`: the
+`Question` (its terms, their weights, its embedding, the kind of answer it asks for), the candidates and
+their passages. The
 scorer (stage 3) combines them with fitted weights; nothing here is tuned by hand. `FEATURES` is the ordered
 registry the fitted weights refer to by name.
 """
@@ -197,148 +198,153 @@ def batch(question: Question, cands: Sequence[Candidate], passages: Sequence[Pas
                  {(c.passage, c.position): i for i, c in enumerate(cands)})
 
 
-Feature = Callable[[Batch, int], float]
+Feature = Callable[[Batch], np.ndarray]
 
 
-# ---------------------------------------------------------------- the features
+# ---------------------------------------------------------------- the features (one value per candidate)
 
-def semantic(b: Batch, i: int) -> float:
+def _per_passage(b: Batch, values: Sequence[float]) -> np.ndarray:
+    return np.array([values[c.passage] for c in b.cands], dtype=np.float32)
+
+
+def semantic(b: Batch) -> np.ndarray:
     """Cosine similarity of the sentence's embedding with the question's (all-MiniLM-L6-v2)."""
-    return float(b.semantic[i])
+    return b.semantic
 
 
-def semantic_gap(b: Batch, i: int) -> float:
+def semantic_gap(b: Batch) -> np.ndarray:
     """How far the sentence's semantic similarity falls short of the best candidate's (0 for the best)."""
-    return float(b.semantic[i] - b.semantic.max())
+    return b.semantic - b.semantic.max() if len(b.semantic) else b.semantic
 
 
-def coverage(b: Batch, i: int) -> float:
+def coverage(b: Batch) -> np.ndarray:
     """Share of the question's weight (IDF of each term in the index) carried by terms the sentence holds:
     rare, specific question terms count most."""
-    return float(b.coverage[i])
+    return b.coverage
 
 
-def coverage_gap(b: Batch, i: int) -> float:
+def coverage_gap(b: Batch) -> np.ndarray:
     """How far the sentence's coverage falls short of the best candidate's."""
-    return float(b.coverage[i] - b.coverage.max())
+    return b.coverage - b.coverage.max() if len(b.coverage) else b.coverage
 
 
-def _previous(b: Batch, i: int) -> int | None:
-    c = b.cands[i]
-    return b.by_position.get((c.passage, c.position - 1))
-
-
-def context_coverage(b: Batch, i: int) -> float:
+def context_coverage(b: Batch) -> np.ndarray:
     """Coverage by the sentence together with the sentence before it and the passage's title and heading:
     a sentence often names its subject only through "it" or "the region"."""
-    ts = set(b.terms[i]) | b.heading_terms[b.cands[i].passage]
-    j = _previous(b, i)
-    if j is not None:
-        ts |= b.terms[j]
-    return b.question.coverage(ts)
+    out = np.zeros(len(b.cands), dtype=np.float32)
+    for i, c in enumerate(b.cands):
+        ts = b.terms[i] | b.heading_terms[c.passage]
+        j = b.by_position.get((c.passage, c.position - 1))
+        if j is not None:
+            ts = ts | b.terms[j]
+        out[i] = b.question.coverage(ts)
+    return out
 
 
-def own_coverage(b: Batch, i: int) -> float:
+def own_coverage(b: Batch) -> np.ndarray:
     """Coverage of the terms typed in this turn only: a follow-up asks about its own words, not the earlier
     turns' topic it borrowed."""
-    return b.question.coverage(b.terms[i], own=True)
+    return np.array([b.question.coverage(ts, own=True) for ts in b.terms], dtype=np.float32)
 
 
-def bigram_match(b: Batch, i: int) -> float:
+def bigram_match(b: Batch) -> np.ndarray:
     """Share of the question's consecutive term pairs that the sentence also has side by side."""
-    if not b.question.bigrams:
-        return 0.0
-    seq = b.sequences[i]
-    pairs = set(zip(seq, seq[1:]))
-    return len(b.question.bigrams & pairs) / len(b.question.bigrams)
+    pairs = b.question.bigrams
+    if not pairs:
+        return np.zeros(len(b.cands), dtype=np.float32)
+    return np.array([len(pairs & set(zip(seq, seq[1:]))) / len(pairs) for seq in b.sequences], dtype=np.float32)
 
 
-def novelty(b: Batch, i: int) -> float:
+def novelty(b: Batch) -> np.ndarray:
     """How much the sentence adds beyond the question's own words (log of its new content terms): a
     sentence that only restates the question answers nothing."""
-    new = b.terms[i] - set(b.question.weights)
-    return math.log1p(len(new))
+    asked = set(b.question.weights)
+    return np.log1p(np.array([len(ts - asked) for ts in b.terms], dtype=np.float32))
 
 
-def answer_kind_fit(b: Batch, i: int) -> float:
+def answer_kind_fit(b: Batch) -> np.ndarray:
     """1 when the question asks for a kind of answer (a number, a date, a duration, a person, a place) and
     the sentence holds one that the question does not already state."""
     kind = b.question.kind
     if kind == "other":
-        return 0.0
-    return 1.0 if kind_tokens(b.cands[i].text, kind) - b.question.kind_in_question else 0.0
+        return np.zeros(len(b.cands), dtype=np.float32)
+    given = b.question.kind_in_question
+    return np.array([bool(kind_tokens(c.text, kind) - given) for c in b.cands], dtype=np.float32)
 
 
-def passage_score(b: Batch, i: int) -> float:
+def passage_score(b: Batch) -> np.ndarray:
     """The retrieval score of the sentence's passage relative to the best passage."""
     top = max((p.score for p in b.passages), default=0.0) or 1.0
-    return b.passages[b.cands[i].passage].score / top
+    return _per_passage(b, [p.score / top for p in b.passages])
 
 
-def passage_rank(b: Batch, i: int) -> float:
+def passage_rank(b: Batch) -> np.ndarray:
     """1 / (1 + the passage's place in the retrieval order)."""
-    return 1.0 / (1 + b.cands[i].passage)
+    return np.array([1.0 / (1 + c.passage) for c in b.cands], dtype=np.float32)
 
 
-def passage_dense(b: Batch, i: int) -> float:
+def passage_dense(b: Batch) -> np.ndarray:
     """Cosine similarity of the whole passage with the question."""
-    return float(b.passages[b.cands[i].passage].dense)
+    return _per_passage(b, [p.dense for p in b.passages])
 
 
-def heading_match(b: Batch, i: int) -> float:
+def heading_match(b: Batch) -> np.ndarray:
     """Coverage of the question by the passage's title and section heading."""
-    return b.question.coverage(b.heading_terms[b.cands[i].passage])
+    return _per_passage(b, [b.question.coverage(ts) for ts in b.heading_terms])
 
 
-def section_match(b: Batch, i: int) -> float:
+def section_match(b: Batch) -> np.ndarray:
     """Coverage of the question by the passage's section heading alone (0 for a passage with none)."""
-    return b.section_cover[b.cands[i].passage]
+    return _per_passage(b, b.section_cover)
 
 
-def title_match(b: Batch, i: int) -> float:
+def title_match(b: Batch) -> np.ndarray:
     """Coverage of the question by the title of the passage's document."""
-    return b.title_cover[b.cands[i].passage]
+    return _per_passage(b, b.title_cover)
 
 
-def leads_matching_section(b: Batch, i: int) -> float:
+def leads_matching_section(b: Batch) -> np.ndarray:
     """Section match for the first sentence of its passage, else 0: a section whose heading names the
     question usually opens with its point."""
-    return b.section_cover[b.cands[i].passage] if b.cands[i].position == 0 else 0.0
+    return section_match(b) * leads_passage(b)
 
 
-def early(b: Batch, i: int) -> float:
+def early(b: Batch) -> np.ndarray:
     """1 / (1 + the sentence's place in its passage)."""
-    return 1.0 / (1 + b.cands[i].position)
+    return np.array([1.0 / (1 + c.position) for c in b.cands], dtype=np.float32)
 
 
-def leads_passage(b: Batch, i: int) -> float:
+def leads_passage(b: Batch) -> np.ndarray:
     """1 for the first sentence of its passage."""
-    return 1.0 if b.cands[i].position == 0 else 0.0
+    return np.array([c.position == 0 for c in b.cands], dtype=np.float32)
 
 
-def opens_paragraph(b: Batch, i: int) -> float:
+def opens_paragraph(b: Batch) -> np.ndarray:
     """1 for the first sentence of a paragraph or list item."""
-    return 1.0 if b.cands[i].opens else 0.0
+    return np.array([c.opens for c in b.cands], dtype=np.float32)
 
 
-def length(b: Batch, i: int) -> float:
+def length(b: Batch) -> np.ndarray:
     """log(1 + words in the sentence)."""
-    return math.log1p(b.cands[i].words)
+    return np.log1p(np.array([c.words for c in b.cands], dtype=np.float32))
 
 
-def list_item(b: Batch, i: int) -> float:
+def list_item(b: Batch) -> np.ndarray:
     """1 for a sentence that is (part of) a list item."""
-    return 1.0 if b.cands[i].item else 0.0
+    return np.array([c.item for c in b.cands], dtype=np.float32)
 
 
-def introduces_list(b: Batch, i: int) -> float:
+def introduces_list(b: Batch) -> np.ndarray:
     """1 for a sentence followed by a list (its heading: "The four components are:")."""
-    return 1.0 if b.cands[i].introduces else 0.0
+    return np.array([c.introduces for c in b.cands], dtype=np.float32)
 
 
-def said_before(b: Batch, i: int) -> float:
+def said_before(b: Batch) -> np.ndarray:
     """1 when the conversation has already shown this sentence: a follow-up wants something new."""
-    return 1.0 if b.question.said and _key(b.cands[i].text) in b.question.said else 0.0
+    said = b.question.said
+    if not said:
+        return np.zeros(len(b.cands), dtype=np.float32)
+    return np.array([_key(c.text) in said for c in b.cands], dtype=np.float32)
 
 
 FEATURES: dict[str, Feature] = {f.__name__: f for f in (
@@ -351,4 +357,6 @@ FEATURES: dict[str, Feature] = {f.__name__: f for f in (
 def matrix(b: Batch, names: Sequence[str] | None = None) -> np.ndarray:
     """The feature matrix of a batch: one row per candidate, one column per feature (registry order)."""
     fs = [FEATURES[n] for n in (names or FEATURES)]
-    return np.array([[f(b, i) for f in fs] for i in range(len(b.cands))], dtype=np.float32).reshape(len(b.cands), len(fs))
+    if not b.cands:
+        return np.zeros((0, len(fs)), dtype=np.float32)
+    return np.column_stack([np.asarray(f(b), dtype=np.float32) for f in fs])

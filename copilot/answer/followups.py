@@ -5,8 +5,8 @@ A follow-up leans on earlier turns in one of three ways:
   "how often should we send it?"): the topic is put in ("how is NPS calculated?");
 - it names a sibling topic and nothing else ("and for churn?", "what about CES?"): the previous question is
   asked again about the new topic ("how is churn calculated?");
-- it speaks of "we", "our" or "they" and names no topic of its own ("how do we improve our score?"): the
-  earlier topic is added.
+- it names no topic of its own and speaks of "we", "our" or "they", or is a bare word or two ("how do we
+  improve our score?", "any downsides?"): the earlier topic is added.
 What counts as a topic comes from the index: the words of its documents' titles and its acronyms
 (`Topics`), weighed by how few titles share them, so it works the same for a user's own documents.
 """
@@ -70,8 +70,9 @@ def is_follow_up(question: str, topics: Topics | None = None) -> bool:
         return True
     if len(content) == 1 and "the" in ws:  # "What is the formula?" - the formula of what came before
         return True
-    if topics is not None and any(w in _SPEAKERS for w in ws) and not topics.topic_terms(question):
-        return True  # "how do we improve our score?": no topic of its own
+    if topics is not None and not topics.topic_terms(question):
+        # no topic of its own: "how do we improve our score?", "any downsides?"
+        return any(w in _SPEAKERS for w in ws) or len(content) <= 1
     return False
 
 
