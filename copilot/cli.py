@@ -39,7 +39,7 @@ class _Bar:
 
 
 def _open(args, build: bool = True):
-    from .core import Copilot
+    from .core import Copilot  # imports neither torch, gradio nor LangChain: `ask` starts in about a second
 
     index_dir = Path(args.index_dir) if args.index_dir else config.default_index_dir()
     fresh = not (index_dir / "manifest.json").exists()
@@ -69,7 +69,7 @@ def cmd_ingest(args) -> int:
 
 
 def _answerer(args):
-    from .llm import make_answerer
+    from .backends import make_answerer
 
     return make_answerer(args.backend)
 
@@ -95,11 +95,13 @@ def _read_history(path: str) -> list:
 
 def cmd_ask(args) -> int:
     history = _read_history(args.history) if args.history else []  # before the index is opened: fail fast
+    answerer = _answerer(args)  # an unknown backend fails here too; nothing is loaded yet
     cp = _open(args)
-    answerer = _answerer(args)
     if args.json:
         result = cp.answer(args.question, history, answerer=answerer)
-        print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+        # which answerer produced the final answer ("local", "extractive (fallback from local)") and why
+        out = {**result.to_dict(), "backend": result.backend, "notes": list(result.notes)}
+        print(json.dumps(out, indent=2, ensure_ascii=False))
         for note in result.notes:
             print(f"note: {note}", file=sys.stderr)
         return 0
@@ -176,7 +178,9 @@ def cmd_serve(args) -> int:
     check_host(args.host)  # refuse a public address without an admin password before building anything
     HostPolicy.for_server(args.host, args.allowed_host or ())  # and a bad --allowed-host
     if args.backend:  # the web app's default backend (it offers a choice when several are configured)
-        os.environ["COPILOT_BACKEND"] = args.backend
+        from .backends import normalise_backend
+
+        os.environ["COPILOT_BACKEND"] = normalise_backend(args.backend)
     cp = _open(args)
     serve(cp, host=args.host, port=args.port, allowed_hosts=args.allowed_host or ())
     return 0
@@ -187,7 +191,8 @@ def cmd_eval(args) -> int:
     from dataclasses import replace
 
     from . import devset
-    from .evaluation import KINDS, evaluate, format_table, golden_files, with_test_documents
+    from .backends import Tally
+    from .evaluation import GOLDEN_COLUMNS, KINDS, evaluate, format_table, golden_files, with_test_documents
 
     out: dict = {}
     base = _open(args)
@@ -203,11 +208,11 @@ def cmd_eval(args) -> int:
             cp = with_test_documents(base, Path(tmp) / "golden" / "index")
             cp.answer("warm-up")  # load the model before timing
             rows = []
-            backends = _backends(args)
-            for backend in backends:
+            for backend in _backends(args):
                 args.backend = backend
-                report = evaluate(cp, golden, label=backend or "hybrid", kinds=KINDS, answerer=_answerer(args))
-                rows.append(report.metrics())
+                answerer = Tally(_answerer(args))  # what a language model's replies became
+                report = evaluate(cp, golden, label=backend or "hybrid", kinds=KINDS, answerer=answerer)
+                rows.append({**report.metrics(), **answerer.metrics()})
             if args.ablation:  # the same questions with each retriever alone and with plain reciprocal rank fusion
                 for method in ("dense", "bm25", "rrf"):
                     cp.retriever.settings = replace(cp.retrieval, method=method)
@@ -215,7 +220,7 @@ def cmd_eval(args) -> int:
                 cp.retriever.settings = cp.retrieval
             rows.append(evaluate(cp, golden, label="follow-ups", kinds=("followup",)).metrics())
             print("Golden set (tests/golden; follow-ups: tests/golden/followups.jsonl, scored apart):")
-            print(format_table(rows))
+            print(format_table(rows, GOLDEN_COLUMNS + list(Tally.COLUMNS)))
             out["golden"] = rows
             out["failures"] = [j.__dict__ for j in report.failures()]
         if not args.golden_only:
@@ -246,7 +251,7 @@ def cmd_eval(args) -> int:
 
 def _backends(args) -> list:
     if args.all_backends:
-        from .llm import configured_backends
+        from .backends import configured_backends
 
         return configured_backends()
     return [args.backend]
@@ -264,8 +269,9 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--index-dir", help="index folder (default: $COPILOT_INDEX_DIR, else indexes/default)")
     common.add_argument("--quiet", action="store_true", help="no progress bars")
-    common.add_argument("--backend", choices=["extractive", "openai", "ollama", "llamacpp"],
-                        help="answer backend (default: $COPILOT_BACKEND, else extractive)")
+    common.add_argument("--backend", metavar="NAME",
+                        help="answer backend: extractive, openai, ollama or local (default: $COPILOT_BACKEND, "
+                        "else extractive)")
     common.add_argument("--debug", action="store_true", help="show the full traceback when something fails")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -277,7 +283,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("ask", parents=[common], help="answer a question with citations")
     p.add_argument("question")
-    p.add_argument("--json", action="store_true", help="print answer, abstained and citations as JSON")
+    p.add_argument("--json", action="store_true",
+                   help="print answer, abstained, citations, backend and notes as JSON")
     p.add_argument("--history", help="a JSON file of earlier turns: [[role, text], ...]")
     p.set_defaults(func=cmd_ask)
 

@@ -157,7 +157,7 @@ def hostile_copilot(fake_copilot, tmp_path):
 
 
 def test_the_llm_path_never_returns_the_injected_text(hostile_copilot, monkeypatch):
-    from copilot.llm import make_answerer
+    from copilot.backends import make_answerer
 
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
 

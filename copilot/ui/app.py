@@ -4,7 +4,7 @@ render.py, the look in style.css and citations.js.
 `build_app(cp)` returns the Blocks, `launch(app, ...)` starts it with the settings it needs (theme, CSS, the
 citation script, no telemetry), and `serve(cp, host, port)` is what `cx-copilot serve` calls.
 
-Answer backends (copilot/llm.py): when the environment configures more than one, the chat shows an "Answer with"
+Answer backends (copilot/backends/): when the environment configures more than one, the chat shows an "Answer with"
 control (default: COPILOT_BACKEND) and the `/ask` endpoint takes an optional third argument, `backend`. LLM
 answers stream token by token; the final, grounded answer then replaces the streamed text, with the backend that
 answered and any notes (a fallback, dropped sentences) shown small under it.

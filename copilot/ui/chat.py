@@ -15,7 +15,7 @@ import uuid
 
 import gradio as gr
 
-from .. import Answer, Answerer, llm
+from .. import Answer, Answerer, backends
 from ..errors import CopilotError
 from ..inputs import InputError, InputLimits, check_question, parse_history
 from .feedback import FeedbackLog, now
@@ -31,8 +31,8 @@ class Backends:
 
     def __init__(self, cp):
         self.cp = cp
-        self.names = llm.configured_backends()
-        self.default = llm.default_backend()
+        self.names = backends.configured_backends()
+        self.default = backends.default_backend()
         self.choice = len(self.names) > 1  # show an "Answer with" control
         self._answerers: dict[str, Answerer] = {}
         self._lock = threading.Lock()
@@ -41,14 +41,14 @@ class Backends:
         """The answerer for a backend name ("" for the default); None means the copilot's own answerer (the only
         backend, or the chosen one when the copilot was made with it). Raises CopilotError for a backend that is
         not configured here."""
-        key = llm.normalise_backend(name) if str(name or "").strip() else self.default
+        key = backends.normalise_backend(name) if str(name or "").strip() else self.default
         if key not in self.names:
             raise CopilotError(f"The {key} backend is not configured here: choose one of {', '.join(self.names)}.")
         if not self.choice or getattr(getattr(self.cp, "answerer", None), "name", None) == key:
             return None
         with self._lock:
             if key not in self._answerers:
-                self._answerers[key] = llm.make_answerer(key)  # contacts nothing until the first question
+                self._answerers[key] = backends.make_answerer(key)  # contacts nothing until the first question
             return self._answerers[key]
 
     def label(self, name: str) -> str:
