@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 from ..answer import Answer, Answerer, ExtractiveAnswerer, History, Passage, Query, normalise_history
 from ..answer import condense as rule_condense
-from ..envvars import env_number
+from ..envvars import env_int, env_number
 from ..errors import CopilotError
 from ..grounding import Grounded, GroundingSettings, ground
 from ..prompts import escape_data, load_prompt, render_history, render_passages
@@ -29,6 +29,7 @@ from ..prompts import escape_data, load_prompt, render_history, render_passages
 log = logging.getLogger("copilot.backends")
 
 DEFAULT_TIMEOUT = 60.0
+DEFAULT_MAX_TOKENS = 512  # the longest reply, in tokens (COPILOT_LLM_MAX_TOKENS)
 CONNECT_TIMEOUT = 3.0
 Message = dict  # {"role": "system" | "user" | "assistant", "content": str}
 
@@ -80,7 +81,7 @@ class LLMAnswerer(Answerer):
     name = "llm"
 
     def __init__(self, *, model: str | None = None, timeout: float | None = None,
-                 connect_timeout: float = CONNECT_TIMEOUT, temperature: float = 0.0, max_tokens: int = 512,
+                 connect_timeout: float = CONNECT_TIMEOUT, temperature: float = 0.0, max_tokens: int | None = None,
                  max_passages: int = 5, max_passage_chars: int = 1800,
                  grounding: GroundingSettings = GroundingSettings(), fallback: Answerer | None = None,
                  client: ChatClient | None = None, chat_model: Any = None):
@@ -88,7 +89,7 @@ class LLMAnswerer(Answerer):
         self.timeout = float(timeout) if timeout is not None else env_number("COPILOT_LLM_TIMEOUT", DEFAULT_TIMEOUT)
         self.connect_timeout = min(connect_timeout, self.timeout)
         self.temperature = temperature
-        self.max_tokens = max_tokens
+        self.max_tokens = max_tokens or env_int("COPILOT_LLM_MAX_TOKENS", DEFAULT_MAX_TOKENS)
         self.max_passages = max_passages
         self.max_passage_chars = max_passage_chars
         self.grounding = grounding
