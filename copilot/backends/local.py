@@ -87,7 +87,9 @@ def engine(path: Path, n_ctx: int, threads: int):
             params.cpuparams.n_threads = threads
             params.cpuparams_batch.n_threads = threads
             params.verbosity = 0  # llama.cpp logs nothing but errors
-            params.api_keys = [secrets.token_urlsafe(32)]  # its HTTP listener serves no one
+            params.hostnames = ["127.0.0.1"]  # its HTTP listener: loopback only, a random port ...
+            params.port = 0
+            params.api_keys = [secrets.token_urlsafe(32)]  # ... and a key no one else knows: it serves no one
             params.cors_origins = ""
             params.ui = False
             try:
