@@ -117,7 +117,10 @@ def cmd_ask(args) -> int:
             print(item, end="", flush=True)
     print()
     if result and result.text.strip() != "".join(pieces).strip():
-        print("\n(checked against the sources:)\n" + result.text)
+        # what grounding kept of the streamed reply, or the answer that replaced it ("extractive (fallback from
+        # local)"; the notes below say why)
+        label = "checked against the sources" if result.backend == answerer.name else f"answered by {result.backend}"
+        print(f"\n({label}:)\n" + result.text)
     for note in (result.notes if result else []):
         print(f"note: {note}", file=sys.stderr)
     if result and result.citations:

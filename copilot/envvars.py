@@ -1,4 +1,4 @@
-"""Numeric settings from the environment, read when asked, with an error naming the variable when one is bad."""
+"""Settings from the environment, read when asked, with an error naming the variable when one is bad."""
 
 from __future__ import annotations
 
@@ -25,3 +25,12 @@ def env_number(name: str, default: float, kind: type = float) -> float:
 
 def env_int(name: str, default: int) -> int:
     return int(env_number(name, default, int))
+
+
+def env(*names: str) -> str | None:
+    """The first of these environment variables that is set and not blank."""
+    for name in names:
+        value = os.environ.get(name, "").strip()
+        if value:
+            return value
+    return None

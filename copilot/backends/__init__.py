@@ -19,7 +19,7 @@ from typing import Any
 
 from ..answer import Answerer
 from ..errors import CopilotError
-from .http import env
+from ..envvars import env
 from .tally import Tally
 
 

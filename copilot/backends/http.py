@@ -3,16 +3,9 @@ unreachable server means."""
 
 from __future__ import annotations
 
-import os
+from ..envvars import env
 
-
-def env(*names: str) -> str | None:
-    """The first of these environment variables that is set and not blank."""
-    for name in names:
-        value = os.environ.get(name, "").strip()
-        if value:
-            return value
-    return None
+__all__ = ["HTTPBackend", "env"]
 
 
 class HTTPBackend:

