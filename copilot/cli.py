@@ -216,6 +216,8 @@ def cmd_eval(args) -> int:
                 answerer = Tally(_answerer(args))  # what a language model's replies became
                 report = evaluate(cp, golden, label=backend or "hybrid", kinds=KINDS, answerer=answerer)
                 rows.append({**report.metrics(), **answerer.metrics()})
+                if answerer.answers and answerer.name != "extractive":  # why replies were replaced, and how often
+                    out.setdefault("fallback_reasons", {})[answerer.name] = dict(answerer.reasons())
             if args.ablation:  # the same questions with each retriever alone and with plain reciprocal rank fusion
                 for method in ("dense", "bm25", "rrf"):
                     cp.retriever.settings = replace(cp.retrieval, method=method)

@@ -433,3 +433,29 @@ def test_any_langchain_chat_model_can_be_plugged_in():
     model = GenericFakeChatModel(messages=iter([AIMessage(content="Promoters answer 9 or 10 [1].")]))
     a = OpenAIAnswerer(chat_model=model).answer(QUESTION, PASSAGES)
     assert a.backend == "openai" and a.text == "Promoters answer 9 or 10 [1]."
+
+
+# ---------------------------------------------------------------- what an evaluation run counts
+
+def test_the_tally_counts_kept_replies_fallbacks_and_their_reasons(fake_copilot, server):
+    from copilot.backends import Tally
+
+    replies = iter([lambda body: good_reply(body) + " NPS was invented by astronauts [1].",  # kept, one dropped
+                    lambda body: "NPS was invented by astronauts [1]. It predicts stock prices [1].",  # rejected
+                    lambda body: ""])  # empty
+    server.reply = lambda body: next(replies)(body)
+    tally = Tally(openai(server))
+    assert tally.name == "openai" and tally.model == "fake-model"  # the wrapped answerer's settings show through
+    results = [fake_copilot.answer(QUESTION, answerer=tally) for _ in range(3)]
+    assert [r.backend for r in results] == ["openai"] + ["extractive (fallback from openai)"] * 2
+    assert fake_copilot.answer(OFF_TOPIC, answerer=tally).abstained  # declined before the model: not counted
+    m = tally.metrics()
+    assert m["llm_calls"] == 3 and m["llm_kept"] == pytest.approx(1 / 3) and m["llm_fell_back"] == pytest.approx(2 / 3)
+    assert m["sentences_dropped"] == pytest.approx(1 / 3)  # of the kept reply's three sentences
+    assert 0 < m["llm_p50_s"] <= m["llm_p95_s"]
+    assert tally.reasons() == {"only N of N sentences of the model's answer are supported by the passages they cite": 1,
+                               "the model returned an empty answer": 1}
+    slow = Tally(make_answerer("local", model_path="/nowhere/model.gguf"))
+    slow.answer(QUESTION, PASSAGES)
+    assert slow.reasons() == {"No model file at /nowhere/model.gguf": 1}
+    assert Tally(ExtractiveAnswerer()).metrics() == {}

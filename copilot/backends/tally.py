@@ -3,6 +3,7 @@ extractive fallback (and why), and how many of their sentences the grounding che
 
 from __future__ import annotations
 
+import re
 import statistics
 import time
 from collections import Counter
@@ -50,8 +51,18 @@ class Tally(Answerer):
         return [a for a in self.answers if "(fallback from" in (a.backend or "")]
 
     def reasons(self) -> Counter:
-        """Why replies were replaced: the first note of each fallback, without its details."""
-        return Counter((a.notes[0].split(":", 1)[0] if a.notes else "?") for a in self.fell_back())
+        """Why replies were replaced: the first note of each fallback, without its details (numbers, paths,
+        what followed a colon): "only N of N sentences of the model's answer are supported by the passages they
+        cite", "the model returned an empty answer", "The local model (...) did not finish within N s", ..."""
+        out: Counter = Counter()
+        for a in self.fell_back():
+            note = a.notes[0] if a.notes else "?"
+            note = note.split(" was not used: ", 1)[-1]
+            while re.search(r"\([^()]*\)", note):  # innermost brackets first
+                note = re.sub(r"\s*\([^()]*\)", "", note)
+            note = note.split(":", 1)[0]
+            out[re.sub(r"\d+(?:\.\d+)?", "N", note).strip(" .")] += 1
+        return out
 
     def metrics(self) -> dict:
         """Nothing for the extractive answerer; for a language model: calls, the share kept, the share that fell
