@@ -163,3 +163,18 @@ def test_ask_loads_no_torch_and_answers_as_the_torch_path(real_index):
     assert strip == [{k: v for k, v in c.items() if k != "score"} for c in slow["citations"]]
     assert all(abs(a["score"] - b["score"]) < 1e-3 for a, b in zip(fast["citations"], slow["citations"]))
     assert fast["backend"] == slow["backend"] == "extractive" and fast["notes"] == []
+
+
+def test_embedders_by_name(monkeypatch):
+    from copilot.embeddings import HashEmbedder, make_embedder
+
+    for name, runtime in (("minilm", "auto"), ("all-MiniLM-L6-v2", "auto"), ("minilm-onnx", "onnx"),
+                          ("minilm-torch", "torch")):
+        e = make_embedder(name)
+        assert isinstance(e, MiniLMEmbedder) and e.runtime == runtime and e.name == "all-MiniLM-L6-v2"
+    assert make_embedder("minilm-int8").name == "all-MiniLM-L6-v2-int8"  # other vectors: another index
+    assert isinstance(make_embedder("hash"), HashEmbedder)
+    monkeypatch.setenv("COPILOT_EMBED_RUNTIME", "torch")
+    assert make_embedder().runtime == "torch"
+    with pytest.raises(CopilotError, match="Unknown embedder 'bert'.*minilm, minilm-onnx"):
+        make_embedder("bert")
