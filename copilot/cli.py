@@ -254,6 +254,17 @@ def cmd_eval(args) -> int:
     return 0
 
 
+def cmd_export_onnx(args) -> int:
+    """Make the ONNX form of the embedding model now (`make install` does it; so does the first question)."""
+    from .embeddings import export_onnx, find_onnx
+
+    found = None if args.force or args.dir else find_onnx()
+    path = found or export_onnx(args.dir)
+    meta = json.loads(path.with_suffix(".json").read_text())
+    print(f"{'found' if found else 'made'} {path} (lowest cosine to torch {meta['min_cosine']})")
+    return 0
+
+
 def _backends(args) -> list:
     if args.all_backends:
         from .backends import configured_backends
@@ -285,6 +296,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the per-file report as JSON")
     p.add_argument("--no-corpus", action="store_true", help="start a new index empty, without the built-in corpus")
     p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("export-onnx", help="make the ONNX form of the embedding model (fast question embedding)")
+    p.add_argument("--force", action="store_true", help="export again even if a checked file exists")
+    p.add_argument("--dir", help="where to write it (default: $COPILOT_ONNX_DIR, else beside the packaged model, "
+                   "else ~/.cache/cx-copilot/onnx)")
+    p.add_argument("--debug", action="store_true", help="show the full traceback when something fails")
+    p.set_defaults(func=cmd_export_onnx)
 
     p = sub.add_parser("ask", parents=[common], help="answer a question with citations")
     p.add_argument("question")

@@ -320,6 +320,10 @@ def export_onnx(folder: str | os.PathLike | None = None) -> Path:
     from .config import quiet_third_parties
 
     quiet_third_parties()
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
     started = time.perf_counter()
     bert = AutoModel.from_pretrained(str(model_dir()), local_files_only=True).eval()
 
@@ -386,7 +390,7 @@ class OnnxMiniLM(TokenPooling):
         self.path = Path(path) if path else find_onnx()
         if self.path is None:
             raise CopilotError(f"The ONNX form of {MODEL_NAME} has not been made yet: run "
-                               "`python -m copilot.embeddings` (or `make install`) to make it.")
+                               "`cx-copilot export-onnx` (or `make install`) to make it.")
         self._threads = threads
         self._session = None
         self._tokenizer = None
@@ -538,22 +542,3 @@ def make_embedder(name: str | None = None) -> Embedder:
     if factory is None:
         raise CopilotError(f"Unknown embedder {name!r} (COPILOT_EMBEDDER): choose one of {', '.join(EMBEDDERS)}.")
     return factory()
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m copilot.embeddings [--force] [--dir DIR]`: make the ONNX form of the model now."""
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="python -m copilot.embeddings", description=main.__doc__)
-    parser.add_argument("--force", action="store_true", help="export again even if a checked file exists")
-    parser.add_argument("--dir", help="where to write it (default: beside the packaged model, else ~/.cache)")
-    args = parser.parse_args(argv)
-    found = None if args.force or args.dir else find_onnx()
-    path = found or export_onnx(args.dir)
-    meta = json.loads(path.with_suffix(".json").read_text())
-    print(f"{'found' if found else 'made'} {path} (lowest cosine to torch {meta['min_cosine']})")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -41,7 +41,7 @@ def torch_model() -> TorchMiniLM:
 @pytest.fixture(scope="module")
 def onnx_model() -> OnnxMiniLM:
     path = embeddings.find_onnx()
-    assert path is not None, "the ONNX form is made at install: `python -m copilot.embeddings`"
+    assert path is not None, "the ONNX form is made at install: `cx-copilot export-onnx`"
     return OnnxMiniLM(path)
 
 
@@ -178,3 +178,12 @@ def test_embedders_by_name(monkeypatch):
     assert make_embedder().runtime == "torch"
     with pytest.raises(CopilotError, match="Unknown embedder 'bert'.*minilm, minilm-onnx"):
         make_embedder("bert")
+
+
+def test_export_onnx_command_finds_the_checked_form(capsys, onnx_model):
+    from copilot.cli import main
+
+    assert main(["export-onnx"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"found {onnx_model.path} (lowest cosine to torch ") and float(
+        out.rsplit(" ", 1)[1].rstrip(")\n")) >= MIN_COSINE
