@@ -116,7 +116,8 @@ def test_cli_ask_json_and_sources(real_index):
     out = _cli("ask", "What is the difference between CX and customer service?", "--json", env_index=real_index)
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
-    assert set(data) == {"answer", "abstained", "citations"} and not data["abstained"]
+    assert set(data) == {"answer", "abstained", "citations", "backend", "notes"} and not data["abstained"]
+    assert data["backend"] == "extractive" and data["notes"] == []
     assert set(data["citations"][0]) == CITATION_KEYS
     out = _cli("sources", "--json", env_index=real_index)
     rows = json.loads(out.stdout)
