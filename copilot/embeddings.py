@@ -410,6 +410,9 @@ class OnnxMiniLM(TokenPooling):
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3
+        # no busy-waiting between operators: one short question would spin the idle threads for nothing, and on
+        # a shared machine spinning threads slow everyone down
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
         return tokenizer, session
 
