@@ -1,15 +1,119 @@
-"""BM25 over chunk texts (bm25s), with our own tokenizer so acronyms and exact terms (NPS, FCR) match."""
+"""BM25 over chunk texts (bm25s scores the queries), with our own tokenizer so acronyms and exact terms
+(NPS, FCR) match.
+
+The index is assembled from `LoadTokens`: one load's chunks, tokenized once and kept as term counts (in memory
+and in a small cache file per load). A load id is never reused, so a cache entry never goes stale: when the
+catalog changes, only new loads are tokenized, and the BM25 matrix for the whole catalog is put together from
+the counts with a few vectorised numpy steps (the same Lucene formulas bm25s uses, into bm25s' own score
+layout), instead of re-tokenizing every chunk.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from .text import terms
+
+K1, B = 1.2, 0.75
+
+
+class LoadTokens:
+    """Term counts of a run of chunks: for chunk i, the (term, count) pairs rows == i, over a local vocabulary."""
+
+    def __init__(self, ids: list[str], doc_len: np.ndarray, rows: np.ndarray, cols: np.ndarray, tf: np.ndarray,
+                 vocab: list[str], acronyms: dict[str, str] | None = None):
+        self.ids, self.doc_len, self.rows, self.cols, self.tf = ids, doc_len, rows, cols, tf
+        self.vocab = vocab
+        self.acronyms = acronyms or {}
+
+    @classmethod
+    def from_chunks(cls, ids: Sequence[str], texts: Sequence[str], acronyms: dict[str, str] | None = None) -> LoadTokens:
+        vocab: dict[str, int] = {}
+        rows, cols, tf, doc_len = [], [], [], []
+        for n, text in enumerate(texts):
+            toks = terms(text) or [""]
+            doc_len.append(len(toks))
+            counts: dict[int, int] = {}
+            for t in toks:
+                j = vocab.setdefault(t, len(vocab))
+                counts[j] = counts.get(j, 0) + 1
+            rows.extend([n] * len(counts))
+            cols.extend(counts)
+            tf.extend(counts.values())
+        return cls(list(ids), np.asarray(doc_len, dtype=np.int32), np.asarray(rows, dtype=np.int32),
+                   np.asarray(cols, dtype=np.int32), np.asarray(tf, dtype=np.int32), list(vocab), acronyms)
+
+    @classmethod
+    def concat(cls, parts: Sequence[LoadTokens]) -> LoadTokens:
+        """One LoadTokens for several, in order, over a merged vocabulary (acronyms: the first definition wins)."""
+        if len(parts) == 1:
+            return parts[0]
+        vocab: dict[str, int] = {}
+        ids: list[str] = []
+        rows, cols, tf, lens = [], [], [], []
+        acronyms: dict[str, str] = {}
+        offset = 0
+        for p in parts:
+            mapping = np.asarray([vocab.setdefault(t, len(vocab)) for t in p.vocab], dtype=np.int32)
+            ids.extend(p.ids)
+            rows.append(p.rows + offset)
+            cols.append(mapping[p.cols] if len(p.cols) else p.cols)
+            tf.append(p.tf)
+            lens.append(p.doc_len)
+            offset += len(p.ids)
+            for k, v in p.acronyms.items():
+                acronyms.setdefault(k, v)
+        cat = (lambda xs: np.concatenate(xs) if xs else np.zeros(0, dtype=np.int32))
+        return cls(ids, cat(lens), cat(rows), cat(cols), cat(tf), list(vocab), acronyms)
+
+    def save(self, path: Path) -> None:
+        """Write the cache file (atomically: a reader never sees half of one). Best effort: a read-only folder
+        only means the tokens are computed again next time."""
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npz")
+            np.savez(tmp, ids=np.asarray(self.ids, dtype=str), doc_len=self.doc_len, rows=self.rows,
+                     cols=self.cols, tf=self.tf, vocab=np.asarray(self.vocab, dtype=str),
+                     acronyms=np.asarray(json.dumps(self.acronyms)))
+            os.replace(tmp, path)
+        except OSError:
+            pass
+
+    @classmethod
+    def load(cls, path: Path) -> LoadTokens | None:
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                return cls(data["ids"].tolist(), data["doc_len"], data["rows"], data["cols"], data["tf"],
+                           data["vocab"].tolist(), json.loads(str(data["acronyms"])))
+        except (OSError, ValueError, KeyError):
+            return None
+
+    def to_lexical(self) -> LexicalIndex:
+        return LexicalIndex.from_counts(self)
+
+
+def bm25_scores(counts: LoadTokens, k1: float = K1, b: float = B) -> dict:
+    """bm25s' score matrix (column-compressed: per term, the documents it occurs in and their scores) from term
+    counts, with its Lucene idf and term-frequency formulas."""
+    n_docs, n_vocab = len(counts.ids), len(counts.vocab)
+    doc_len = counts.doc_len.astype(np.float32)
+    avg = float(doc_len.mean()) if n_docs else 1.0
+    df = np.bincount(counts.cols, minlength=n_vocab)
+    idf = np.log(1 + (n_docs - df + 0.5) / (df + 0.5)).astype(np.float32)
+    tf = counts.tf.astype(np.float32)
+    tfc = tf / (k1 * ((1 - b) + b * doc_len[counts.rows] / avg) + tf)
+    order = np.argsort(counts.cols, kind="stable")
+    data = (idf[counts.cols] * tfc)[order].astype(np.float32)
+    indices = counts.rows[order].astype(np.int32)
+    indptr = np.zeros(n_vocab + 1, dtype=np.int64)
+    np.cumsum(df, out=indptr[1:])
+    return {"data": data, "indices": indices, "indptr": indptr, "num_docs": n_docs}
 
 
 class LexicalIndex:
@@ -19,15 +123,21 @@ class LexicalIndex:
 
     @classmethod
     def build(cls, ids: Sequence[str], texts: Sequence[str]) -> LexicalIndex:
+        return LoadTokens.from_chunks(ids, texts).to_lexical()
+
+    @classmethod
+    def from_counts(cls, counts: LoadTokens) -> LexicalIndex:
         import bm25s
 
         logging.getLogger("bm25s").setLevel(logging.WARNING)
-        if not ids:
+        if not counts.ids:
             return cls([], None)
-        retriever = bm25s.BM25(k1=1.2, b=0.75)
-        tokens = [terms(t) or [""] for t in texts]
-        retriever.index(tokens, show_progress=False)
-        return cls(ids, retriever)
+        retriever = bm25s.BM25(k1=K1, b=B)
+        retriever.scores = bm25_scores(counts)
+        retriever.vocab_dict = {t: i for i, t in enumerate(counts.vocab)}
+        retriever.unique_token_ids_set = set(retriever.vocab_dict.values())
+        retriever.nonoccurrence_array = None
+        return cls(counts.ids, retriever)
 
     def scores(self, query: str) -> np.ndarray | None:
         """BM25 score of every chunk (aligned with `ids`), or None when no query term is in the index."""
@@ -53,27 +163,3 @@ class LexicalIndex:
             counts = np.diff(ptr)
             self._df_cache = {i: int(c) for i, c in enumerate(counts)}
         return self._df_cache
-
-    def save(self, folder: Path, revision: str) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
-        if self._bm25 is not None:
-            self._bm25.save(str(folder / "bm25"))
-        (folder / "ids.json").write_text(json.dumps({"revision": revision, "ids": self.ids}))
-
-    @classmethod
-    def load(cls, folder: Path, revision: str) -> LexicalIndex | None:
-        try:
-            meta = json.loads((folder / "ids.json").read_text())
-        except (OSError, ValueError):
-            return None
-        if meta.get("revision") != revision:
-            return None
-        if not meta["ids"]:
-            return cls([], None)
-        import bm25s
-
-        try:
-            retriever = bm25s.BM25.load(str(folder / "bm25"))
-        except Exception:  # noqa: BLE001 - a damaged cache is rebuilt
-            return None
-        return cls(meta["ids"], retriever)

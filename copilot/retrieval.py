@@ -12,7 +12,7 @@ import numpy as np
 
 from .embeddings import Embedder
 from .lexical import LexicalIndex
-from .store import StoredChunk, VectorStore
+from .stores import StoredChunk, VectorStore
 from .text import terms
 
 

@@ -1,0 +1,258 @@
+"""Several processes on one embedded index, as operators run them: the app with a CLI load beside it, two
+loads at once, `rebuild` under a running app, and kill -9 at every step of a load, a replacement, a removal
+and the first build. Real embedded Chroma, the hash embedder (no model), real subprocesses."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from copilot import Copilot
+from copilot.embeddings import HashEmbedder
+from copilot.retrieval import RetrievalSettings
+
+ROOT = Path(__file__).resolve().parents[1]
+RUNNER = ROOT / "tests" / "fault_runner.py"
+GATE = RetrievalSettings(min_dense=0.05, min_fused=0.05)
+
+
+def _env(**extra) -> dict:
+    env = {**os.environ, "COPILOT_EMBEDDER": "hash", "COPILOT_LOCK_TIMEOUT": "60", **extra}
+    env.pop("COPILOT_CHROMA_URL", None)
+    return env
+
+
+def cli(*args, env=None, timeout=120) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "copilot.cli", *args], capture_output=True, text=True,
+                          env=env or _env(), timeout=timeout, cwd=ROOT)
+
+
+def killed(point: str, nth: int, *args, env=None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(RUNNER), point, str(nth), "--", *args], capture_output=True,
+                          text=True, env=env or _env(), timeout=120, cwd=ROOT)
+
+
+def _open(folder, **kw) -> Copilot:
+    kw.setdefault("corpus", False)
+    return Copilot(folder, embedder=HashEmbedder(), retrieval=GATE, **kw)
+
+
+def _doc(folder: Path, name: str, topic: str, sentences: int = 3) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    body = " ".join(f"The {topic} handbook says rule {i} about {topic} applies to every {topic} case." for i in
+                    range(sentences))
+    path = folder / name
+    path.write_text(f"# {topic.title()} handbook\n\n## What is {topic}?\n\n{body}\n", encoding="utf-8")
+    return path
+
+
+def _agree(cp) -> dict[str, int]:
+    """Catalog and store hold exactly the same chunks; returns chunks per source."""
+    listed = {e["load"] or "": e["chunks"] for e in cp.catalog["sources"].values()}
+    stored: dict[str, int] = {}
+    for c in cp.store.all():
+        stored[c.metadata.get("load", "")] = stored.get(c.metadata.get("load", ""), 0) + 1
+    assert stored == listed, (stored, listed)
+    return {name: e["chunks"] for name, e in cp.catalog["sources"].items()}
+
+
+def _wait(predicate, timeout=5.0) -> float:
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        if predicate():
+            return time.monotonic() - start
+        time.sleep(0.05)
+    raise AssertionError(f"not within {timeout} s")
+
+
+# ---------------------------------------------------------------- the table of the issue, row by row
+
+def test_the_app_sees_a_cli_load_within_seconds_and_its_next_upload_keeps_it(tmp_path):
+    folder = tmp_path / "idx"
+    app = _open(folder)
+    app.ingest([_doc(tmp_path / "a", "churn.md", "churn")])
+    assert app.answer("What is zephyr?").abstained
+    out = cli("ingest", str(_doc(tmp_path / "b", "zephyr.md", "zephyr")), "--index-dir", str(folder), "--quiet")
+    assert out.returncode == 0, out.stderr
+    waited = _wait(lambda: any(c.source == "zephyr.md" for c in app.answer("What is zephyr?").citations))
+    assert waited < 5.0
+    app.ingest([_doc(tmp_path / "a", "upload.md", "refunds")])  # the app's next upload
+    assert {s["source"] for s in app.sources()} == {"churn.md", "zephyr.md", "upload.md"}
+    rows = json.loads(cli("sources", "--json", "--index-dir", str(folder)).stdout)
+    assert {r["source"] for r in rows} == {"churn.md", "zephyr.md", "upload.md"}
+    _agree(_open(folder))
+
+
+REPLICA = """
+import sys, time
+from copilot import Copilot
+from copilot.embeddings import HashEmbedder
+cp = Copilot(sys.argv[1], embedder=HashEmbedder(), corpus=False)
+cp.sources()
+open(sys.argv[3], "w").close()                      # opened: tell the test
+while not __import__("os").path.exists(sys.argv[4]):  # wait until the other one has opened too
+    time.sleep(0.05)
+print(cp.ingest([sys.argv[2]]).summary(), flush=True)
+"""
+
+
+def test_two_app_processes_on_one_index_keep_each_others_uploads(tmp_path):
+    folder = tmp_path / "idx"
+    _open(folder).ingest([_doc(tmp_path / "d", "base.md", "base")])
+    script = tmp_path / "replica.py"
+    script.write_text(REPLICA)
+    go = tmp_path / "go"
+    procs = []
+    for name in ("one", "two"):
+        doc = _doc(tmp_path / name, f"{name}.md", name)
+        procs.append(subprocess.Popen([sys.executable, str(script), str(folder), str(doc), str(tmp_path / name / "ready"),
+                                       str(go)], env=_env(), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                      text=True))
+    _wait(lambda: all((tmp_path / n / "ready").exists() for n in ("one", "two")), 60)
+    go.touch()
+    for p in procs:
+        out, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+        assert "1 added" in out
+    assert set(_agree(_open(folder))) == {"base.md", "one.md", "two.md"}
+
+
+def test_two_loads_of_different_folders_at_once_both_complete(tmp_path):
+    folder = tmp_path / "idx"
+    _open(folder).ingest([_doc(tmp_path / "seed", "seed.md", "seed")])
+    names = {}
+    for side in ("left", "right"):
+        names[side] = [_doc(tmp_path / side, f"{side}-{n:02d}.md", f"{side} topic {n}", 40).name for n in range(12)]
+    procs = [subprocess.Popen([sys.executable, "-m", "copilot.cli", "ingest", str(tmp_path / side), "--index-dir",
+                               str(folder), "--quiet"], env=_env(), cwd=ROOT, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for side in ("left", "right")]
+    for p in procs:
+        out, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err
+        assert "12 added" in out
+    sources = _agree(_open(folder))
+    assert set(sources) == {"seed.md", *names["left"], *names["right"]}
+
+
+def test_rebuild_while_the_app_runs(tmp_path):
+    folder = tmp_path / "idx"
+    app = _open(folder)
+    app.ingest([_doc(tmp_path / "d", "churn.md", "churn"), _doc(tmp_path / "d", "nps.md", "promoters")])
+    generation = app.catalog["generation"]
+    assert not app.answer("What is churn?").abstained
+    out = cli("rebuild", "--index-dir", str(folder), "--quiet")
+    assert out.returncode == 0, out.stderr
+    _wait(lambda: app.catalog["generation"] != generation)
+    assert app.answer("What is churn?").citations[0].source == "churn.md"
+    report = app.ingest([_doc(tmp_path / "d", "after.md", "aftercare")])  # was: "attempt to write a readonly database"
+    assert report.ok
+    assert set(_agree(_open(folder))) == {"churn.md", "nps.md", "after.md"}
+
+
+def test_an_interrupted_first_build_is_finished_by_the_next_start(tmp_path, small_corpus):
+    folder = tmp_path / "idx"
+    env = _env(COPILOT_CORPUS_DIR=str(small_corpus), CX_TEST_INGEST_GROUP="2")
+    out = killed("commit-after", 2, "sources", "--index-dir", str(folder), env=env)  # dies inside the first build
+    assert out.returncode == -9
+    half = _open(folder)
+    assert not half.index.head["built"] and len(half.sources()) < 3
+    out = cli("sources", "--json", "--index-dir", str(folder), env=env)
+    assert out.returncode == 0, out.stderr
+    assert {r["source"] for r in json.loads(out.stdout)} == {"nps.md", "ces.md", "journeys.md"}
+    done = _open(folder)
+    assert done.index.head["built"]
+    _agree(done)
+
+
+# ---------------------------------------------------------------- kill -9 at every step
+
+POINTS = [("embed", 1), ("upsert-before", 1), ("upsert-after", 1), ("journal-after", 1), ("commit-before", 1),
+          ("commit-after", 1), ("head-before", 2), ("unjournal-before", 1)]
+
+
+def _visible_texts(cp, source: str) -> set[str]:
+    view = cp.retriever.store  # the catalog's view of the store: what retrieval can ever return
+    rows = [c for c in cp.store.all() if c.metadata.get("source") == source]
+    return {c.text for c in view.get([c.id for c in rows])}
+
+
+def _kill_case(tmp_path, point, nth, replacing):
+    folder = tmp_path / "idx"
+    docs = tmp_path / "docs"
+    seed = _open(folder)
+    seed.ingest([_doc(docs, "keep.md", "loyalty"), _doc(docs, "policy.md", "refunds", 30)])
+    old = {c.text for c in seed.store.all() if c.metadata["source"] == "policy.md"}
+    seed.close()
+    if replacing:
+        target = docs / "policy.md"
+        target.write_text(target.read_text().replace("applies to", "no longer applies to") +
+                          "\n## A new section\n\nRefund exceptions are granted by the refunds desk.\n")
+    else:
+        target = _doc(docs, "new.md", "warranty", 30)
+    out = killed(point, nth, "ingest", str(target), "--index-dir", str(folder), "--no-corpus", "--quiet")
+    assert out.returncode == -9, (point, out.stdout, out.stderr[-2000:])
+    # before anyone cleans up (we hold the lock, so this reader cannot): nothing unlisted answers, and the
+    # replaced document is whole, old or new
+    from copilot.stores.files import FileLock
+
+    lock = FileLock(folder / "write.lock", str(folder))
+    assert lock.try_acquire({"pid": 0, "what": "test"})
+    try:
+        reader = _open(folder)
+        listed = {e["load"] for e in reader.catalog["sources"].values()}
+        for q in ("What is refunds?", "What is warranty?", "refund exceptions desk", "rule 3 about warranty"):
+            for h in reader.search(q):
+                assert h.chunk.metadata.get("load", "") in listed
+        if replacing:
+            seen = _visible_texts(reader, "policy.md")
+            assert seen == old or (seen and not seen & old) and "no longer applies" in " ".join(seen), point
+        reader.close()
+    finally:
+        lock.release()
+    # the next writer (here: opening the index) finishes or undoes what the killed one left
+    after = _open(folder)
+    sources = _agree(after)
+    assert "keep.md" in sources and "policy.md" in sources
+    # and a second run completes
+    assert after.ingest([target]).ok
+    after.close()
+    final = _open(folder)
+    sources = _agree(final)
+    assert set(sources) == {"keep.md", "policy.md"} | (set() if replacing else {"new.md"})
+    if replacing:
+        texts = _visible_texts(final, "policy.md")
+        assert any("refunds desk" in t for t in texts) and not texts & old
+        assert "refunds desk" in final.answer("Who grants refund exceptions?").text
+
+
+@pytest.mark.parametrize("point, nth", POINTS)
+def test_kill_9_during_a_new_load(tmp_path, point, nth):
+    _kill_case(tmp_path, point, nth, replacing=False)
+
+
+@pytest.mark.parametrize("point, nth", POINTS + [("cleanup-after", 1)])
+def test_kill_9_during_a_replacing_load(tmp_path, point, nth):
+    _kill_case(tmp_path, point, nth, replacing=True)
+
+
+@pytest.mark.parametrize("point, nth", [("journal-after", 1), ("cleanup-after", 1), ("head-before", 2)])
+def test_kill_9_during_a_removal(tmp_path, point, nth):
+    folder = tmp_path / "idx"
+    seed = _open(folder)
+    seed.ingest([_doc(tmp_path / "d", "keep.md", "loyalty"), _doc(tmp_path / "d", "gone.md", "warranty", 30)])
+    seed.close()
+    out = killed(point, nth, "remove", "gone.md", "--index-dir", str(folder))
+    assert out.returncode == -9, out.stderr[-2000:]
+    after = _open(folder)
+    sources = _agree(after)
+    assert "keep.md" in sources
+    if "gone.md" in sources:  # killed before the commit: removing it again works
+        assert cli("remove", "gone.md", "--index-dir", str(folder)).returncode == 0
+    assert set(_agree(_open(folder))) == {"keep.md"}
+    assert cli("remove", "gone.md", "--index-dir", str(folder)).returncode == 2  # a plain "no source named"
