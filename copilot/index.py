@@ -45,7 +45,7 @@ from . import config
 from .chunking import Chunk, ChunkSettings, chunk_document
 from .documents import load_document, supported
 from .embeddings import Embedder
-from .errors import CopilotError, IndexMismatchError, LoadError, SourceNotFoundError
+from .errors import CopilotError, IndexBusyError, IndexMismatchError, LoadError, SourceNotFoundError
 from .lexical import LexicalIndex, LoadTokens
 from .retrieval import RetrievalSettings, Retriever, find_acronyms
 from .stores import Backend, FixedBackend, StoredChunk, VectorStore, open_backend
@@ -304,14 +304,15 @@ class Index:
     # ------------------------------------------------------------ writing: sessions, recovery
 
     @contextmanager
-    def _writing(self, what: str) -> Iterator[_Session]:
+    def _writing(self, what: str, timeout: float | None = None) -> Iterator[_Session]:
         """Hold the index's write lock: in this process (re-entrant) and across processes. On entry the head and
         the catalog are read fresh and any write a killed process left half done is finished or undone."""
         with self._write_lock:
             if self._session is not None:
                 yield self._session
                 return
-            self.backend.lock.acquire(self.lock_timeout, owner_record(what), self._tell_waiting)
+            self.backend.lock.acquire(self.lock_timeout if timeout is None else timeout, owner_record(what),
+                                      self._tell_waiting)
             try:
                 head = self._read_head()
                 if head is None:
@@ -381,11 +382,10 @@ class Index:
 
     def _try_recover(self) -> None:
         """Clean up after a killed writer now if nobody is writing (otherwise the next writer does it)."""
-        lock = self.backend.lock
-        if not lock.try_acquire(owner_record("recover")):
-            return
-        lock.release()
-        with self._writing("recover"):
+        try:
+            with self._writing("recover", timeout=0):
+                pass
+        except IndexBusyError:
             pass
 
     def _recover(self, s: _Session) -> None:
@@ -857,6 +857,7 @@ def _lexical_key(catalog: dict[str, dict]) -> tuple:
 
 def _watch(ref, closed: threading.Event) -> None:
     """Poll the head every `poll_seconds`; swap in the new state when another process changed it."""
+    failing = False
     while not closed.is_set():
         index = ref()
         if index is None:
@@ -864,8 +865,14 @@ def _watch(ref, closed: threading.Event) -> None:
         interval = index.poll_seconds
         try:
             index._refresh()
+            if failing:
+                log.warning("%s is reachable again", index.backend.describe())
+            failing = False
         except Exception as exc:  # noqa: BLE001 - a blip (server restart); keep answering from what we have
-            log.warning("Could not check %s for changes: %s", index.backend.describe(), exc)
+            if not failing:
+                log.warning("Could not check %s for changes (answering from what was loaded): %s",
+                            index.backend.describe(), exc)
+            failing = True
         del index
         if closed.wait(interval):
             return

@@ -136,29 +136,31 @@ class ChromaStore(VectorStore):
 
 class ChromaRecords(StateStore):
     """Small JSON records in a Chroma collection of their own (each with a placeholder 1-d vector), so every
-    replica on a server reads the same state. Keys are 'group/name'; `scan` takes a group ending in '/'."""
+    replica on a server reads the same state. Keys are paths ('source/<gen>/<name>'); `scan` takes a folder
+    ('source/<gen>/', 'journal/')."""
 
     def __init__(self, collection, batch_size: int = 1000):
         self.collection = collection
         self.batch_size = batch_size
 
     @staticmethod
-    def _group(key: str) -> str:
-        return key.rsplit("/", 1)[0] if "/" in key else ""
+    def _groups(key: str) -> dict:
+        """'journal/gen/load' -> {"g1": "journal", "g2": "journal/gen"}: what `scan` filters on, per level."""
+        parts = key.split("/")[:-1]
+        return {f"g{i}": "/".join(parts[:i]) for i in range(1, len(parts) + 1)} or {"g0": ""}
 
     def get(self, key):
         res = self.collection.get(ids=[key], include=["documents"])
         return json.loads(res["documents"][0]) if res["ids"] else None
 
     def scan(self, prefix):
-        if prefix and not prefix.endswith("/"):
+        if not prefix.endswith("/"):
             raise ValueError("scan a group: the prefix must end with '/'")
-        group = prefix[:-1]
+        where = {f"g{prefix.count('/')}": prefix[:-1]}
         out: dict[str, dict] = {}
         offset = 0
         while True:
-            res = self.collection.get(where={"group": group}, limit=self.batch_size, offset=offset,
-                                      include=["documents"])
+            res = self.collection.get(where=where, limit=self.batch_size, offset=offset, include=["documents"])
             if not res["ids"]:
                 return out
             out.update({k: json.loads(d) for k, d in zip(res["ids"], res["documents"])})
@@ -170,7 +172,7 @@ class ChromaRecords(StateStore):
             part = items[i:i + self.batch_size]
             self.collection.upsert(ids=[k for k, _ in part], embeddings=np.ones((len(part), 1), dtype=np.float32),
                                    documents=[json.dumps(v, ensure_ascii=False) for _, v in part],
-                                   metadatas=[{"group": self._group(k)} for k, _ in part])
+                                   metadatas=[self._groups(k) for k, _ in part])
 
     def delete(self, keys):
         keys = list(keys)

@@ -14,6 +14,8 @@ renaming it away first, so two writers can never both break it and both win.
 
 from __future__ import annotations
 
+import os
+import socket
 import threading
 import time
 import uuid
@@ -46,6 +48,25 @@ def _missing(exc: Exception) -> bool:
     return "does not exist" in str(exc) or type(exc).__name__ == "NotFoundError"
 
 
+def _dead_here(owner: dict) -> bool:
+    """Is the holder a process on this machine that no longer exists? Then its lease need not run out."""
+    if owner.get("host") != socket.gethostname():
+        return False
+    try:
+        pid = int(owner.get("pid", 0))
+    except (TypeError, ValueError):
+        return False
+    if pid <= 0 or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False
+
+
 class LeaseLock(WriteLock):
     def __init__(self, client, name: str, where: str):
         self.client = client
@@ -67,27 +88,31 @@ class LeaseLock(WriteLock):
     def try_acquire(self, owner):
         token = uuid.uuid4().hex
         meta = {**{k: str(v) for k, v in owner.items()}, "token": token, "expires": time.time() + LEASE_SECONDS}
-        try:
-            self.client.create_collection(self.name, metadata=meta, embedding_function=None)
-        except Exception as exc:  # noqa: BLE001
-            if "already exists" not in str(exc):
-                raise
-            self._break_if_expired()
-            return False
+        for attempt in range(2):
+            try:
+                self.client.create_collection(self.name, metadata=meta, embedding_function=None)
+                break
+            except Exception as exc:  # noqa: BLE001
+                if "already exists" not in str(exc):
+                    raise
+                if attempt or not self._break_if_expired():
+                    return False
         self._token, self._lost = token, False
         self._stop = threading.Event()
         threading.Thread(target=self._renew, args=(meta, self._stop), daemon=True, name="cx-lock-lease").start()
         return True
 
-    def _break_if_expired(self) -> None:
+    def _break_if_expired(self) -> bool:
+        """Take away a lock whose holder is gone. Returns whether it is gone now (so acquiring may be retried)."""
         try:
             col = self.client.get_collection(self.name)
         except Exception as exc:  # noqa: BLE001
             if _missing(exc):
-                return
+                return True
             raise
-        if float((col.metadata or {}).get("expires", 0)) >= time.time():
-            return
+        meta = col.metadata or {}
+        if float(meta.get("expires", 0)) >= time.time() and not _dead_here(meta):
+            return False
         # rename this very collection (by id) out of the way, then delete it: a lock created since is untouched
         broken = f"{self.name}-expired-{uuid.uuid4().hex[:8]}"
         try:
@@ -95,6 +120,7 @@ class LeaseLock(WriteLock):
             self.client.delete_collection(broken)
         except Exception:  # noqa: BLE001 - someone else broke it first
             pass
+        return True
 
     def _renew(self, meta: dict, stop: threading.Event) -> None:
         while not stop.wait(RENEW_SECONDS):
