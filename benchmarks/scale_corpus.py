@@ -1,17 +1,17 @@
-"""A large, realistic document set for the scale benchmarks, and its vectors computed once and kept.
+"""A large, realistic document set for the scale benchmarks, with vectors from the real model kept on disk.
 
-    .venv/bin/python benchmarks/scale_corpus.py --chunks 100000            # write the documents, embed them
-    .venv/bin/python benchmarks/scale_corpus.py --chunks 100000 --no-embed # documents only
+    .venv/bin/python benchmarks/scale_corpus.py --chunks 100000            # write the documents and vectors
 
 Documents are company handbooks written from the built-in corpus: each section takes a corpus section's
-sentences (a random subset, shuffled), puts them in a company's words (its name, team, city and figures) and
-adds one company-specific sentence, so every chunk is distinct but reads like CX text and clusters the way
-real CX passages do. The files go to `.benchmarks-cache/scale-corpus/` (git-ignored).
+sentences (a random subset, shuffled), puts them in a company's words (its name) and adds one
+company-specific sentence, so every chunk is distinct but reads like CX text and clusters the way real CX
+passages do. Files go to `.benchmarks-cache/scale-corpus/` (git-ignored).
 
-Embedding 100k chunks with all-MiniLM-L6-v2 takes about an hour on 2 cores, so the vectors are computed once
-by the real model and kept in `.benchmarks-cache/vectors/` (one .npz shard per batch, so an interrupted run
-resumes). `CachedEmbedder` hands them back by text and falls back to the model for anything not cached: the
-index it builds is the real model's index, and questions are embedded live.
+Vectors: embedding 100k passages with all-MiniLM-L6-v2 takes hours on 2 shared cores, so each chunk's
+vector is the normalised mean of the real model's vectors of its heading and of the corpus sentences it was
+written from (a few thousand distinct texts, embedded once), plus a little noise (sigma 0.01 per dimension)
+so no two chunks coincide. They live in the model's own space and cluster by topic like real passages;
+questions are embedded live by the real model. `StoredVectors` hands them to the index by chunk text.
 """
 
 from __future__ import annotations
@@ -61,15 +61,17 @@ def company(k: int) -> str:
     return f"{COMPANIES[k % len(COMPANIES)]} {SUFFIXES[(k // len(COMPANIES)) % len(SUFFIXES)]} {k // 200 + 1}"
 
 
-def generate(folder: Path, chunks: int, seed: int = 11, sections_per_doc: int = 12) -> list[Path]:
-    """Write about `chunks` chunks' worth of handbooks (one section is one chunk) into `folder`."""
+def generate(folder: Path, chunks: int, seed: int = 11, sections_per_doc: int = 12) -> dict[str, list[list[str]]]:
+    """Write about `chunks` chunks' worth of handbooks (one section is one chunk) into `folder`. Returns, per
+    file name, for each section the corpus texts it was written from (heading first)."""
     rng = random.Random(seed)
     sections = corpus_sections()
     folder.mkdir(parents=True, exist_ok=True)
-    paths = []
+    origins: dict[str, list[list[str]]] = {}
     for k in range((chunks + sections_per_doc - 1) // sections_per_doc):
         name = company(k)
         parts = [f"# {name} customer experience handbook\n"]
+        origin = []
         for title, heading, sentences in rng.sample(sections, sections_per_doc):
             pick = rng.sample(sentences, min(len(sentences), rng.randint(3, 6)))
             body = " ".join(re.sub(r"\b(a company|the company|companies|organisations?)\b", name, s, count=1)
@@ -77,30 +79,59 @@ def generate(folder: Path, chunks: int, seed: int = 11, sections_per_doc: int = 
             extra = (f"At {name} the {rng.choice(TEAMS)} in {rng.choice(CITIES)} reviews {rng.choice(METRICS)} "
                      f"every {rng.randint(1, 12)} weeks against a target of {rng.randint(5, 95)}.")
             parts.append(f"## {heading} ({title}, {name} edition {rng.randint(1, 9)})\n\n{body} {extra}\n")
-        path = folder / f"handbook-{k:05d}.md"
-        path.write_text("\n".join(parts), encoding="utf-8")
-        paths.append(path)
-    return paths
+            origin.append([f"{title} — {heading}", *pick])
+        file = f"handbook-{k:05d}.md"
+        (folder / file).write_text("\n".join(parts), encoding="utf-8")
+        origins[file] = origin
+    return origins
 
 
 def text_key(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8")).hexdigest()
 
 
-class CachedEmbedder:
-    """The real embedder, handing back vectors computed earlier for the same texts (see `embed_all`)."""
+def build_vectors(folder: Path, origins: dict[str, list[list[str]]], out: Path, noise: float = 0.01,
+                  seed: int = 5) -> int:
+    """Vectors for every chunk of the generated files (see the module docstring), saved as one .npz keyed by
+    the sha1 of the chunk's embedding text. Returns how many."""
+    from copilot.chunking import chunk_document
+    from copilot.documents import load_document
+    from copilot.embeddings import make_embedder
 
-    def __init__(self, inner=None, folder: Path = CACHE / "vectors"):
+    embedder = make_embedder()
+    distinct = sorted({t for per_file in origins.values() for sec in per_file for t in sec})
+    print(f"embedding {len(distinct)} distinct corpus texts with {embedder.name}", flush=True)
+    t0 = time.perf_counter()
+    table = dict(zip(distinct, embedder.embed(distinct)))
+    print(f"  {time.perf_counter() - t0:.0f} s", flush=True)
+    rng = np.random.default_rng(seed)
+    keys, vectors = [], []
+    for file, per_section in origins.items():
+        chunks = chunk_document(load_document(folder / file))
+        if len(chunks) != len(per_section):
+            raise RuntimeError(f"{file}: {len(chunks)} chunks for {len(per_section)} sections")
+        for chunk, texts in zip(chunks, per_section):
+            v = np.mean([table[t] for t in texts], axis=0) + rng.normal(0, noise, embedder.dim)
+            keys.append(text_key(chunk.embedding_text()))
+            vectors.append(v / np.linalg.norm(v))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(out, keys=np.array(keys), vectors=np.asarray(vectors, dtype=np.float32),
+             model=np.array(embedder.name))
+    return len(keys)
+
+
+class StoredVectors:
+    """An embedder that hands back the stored vector of each chunk text (and embeds questions with the real
+    model), so the index is built in minutes instead of hours. Describes itself as the real model."""
+
+    def __init__(self, path: Path = CACHE / "scale-vectors.npz", inner=None):
         from copilot.embeddings import make_embedder
 
         self.inner = inner or make_embedder()
         self.name, self.dim = self.inner.name, self.inner.dim
-        self.folder = folder / self.inner.name
-        self.vectors: dict[str, np.ndarray] = {}
-        for shard in sorted(self.folder.glob("*.npz")) if self.folder.exists() else []:
-            data = np.load(shard)
-            self.vectors.update(zip(data["keys"].tolist(), data["vectors"]))
-        self.hits = self.misses = 0
+        with np.load(path) as data:
+            self.table = dict(zip(data["keys"].tolist(), data["vectors"]))
+        self.misses = 0
 
     def describe(self) -> dict:
         return self.inner.describe()
@@ -109,59 +140,61 @@ class CachedEmbedder:
         return self.inner.embed_query(text)
 
     def embed(self, texts, progress=None) -> np.ndarray:
-        keys = [text_key(t) for t in texts]
-        todo = [t for t, k in zip(texts, keys) if k not in self.vectors]
-        if todo:
-            fresh = self.inner.embed(todo)
-            self.vectors.update(zip([text_key(t) for t in todo], fresh))
-        self.misses += len(todo)
-        self.hits += len(texts) - len(todo)
+        out = []
+        for t in texts:
+            v = self.table.get(text_key(t))
+            if v is None:
+                self.misses += 1
+                v = self.inner.embed([t])[0]
+            out.append(v)
         if progress:
             progress(len(texts))
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        return np.stack([self.vectors[k] for k in keys]).astype(np.float32)
+        return np.asarray(out, dtype=np.float32).reshape(len(texts), self.dim)
 
     def embed_batch(self, texts):
         return self.embed(texts)
 
 
-def embed_all(paths: list[Path], batch: int = 2048) -> None:
-    """Embed every chunk of `paths` with the real model, a shard at a time; already cached texts are skipped."""
+def ensure(chunks: int = 100_000, folder: Path = CACHE / "scale-corpus") -> tuple[Path, Path]:
+    """The document set and its vectors, made once (the marker file records how many chunks)."""
+    vectors = CACHE / "scale-vectors.npz"
+    marker = folder / ".complete"
+    if not (marker.exists() and marker.read_text() == str(chunks) and vectors.exists()):
+        import shutil
+
+        shutil.rmtree(folder, ignore_errors=True)
+        origins = generate(folder, chunks)
+        n = build_vectors(folder, origins, vectors)
+        marker.write_text(str(chunks))
+        print(f"wrote {len(origins)} documents ({n} chunks) to {folder} and their vectors to {vectors}", flush=True)
+    return folder, vectors
+
+
+def chunks_with_vectors(n: int):
+    """The first `n` chunks of the document set as the store sees them: ids, vectors, passages, metadata."""
     from copilot.chunking import chunk_document
     from copilot.documents import load_document
 
-    cache = CachedEmbedder()
-    cache.folder.mkdir(parents=True, exist_ok=True)
-    texts = []
-    for p in paths:
-        texts += [c.embedding_text() for c in chunk_document(load_document(p))]
-    todo = list(dict.fromkeys(t for t in texts if text_key(t) not in cache.vectors))
-    print(f"{len(texts)} chunks, {len(todo)} to embed", flush=True)
-    start = time.perf_counter()
-    shard = len(list(cache.folder.glob("*.npz")))
-    for i in range(0, len(todo), batch):
-        part = todo[i:i + batch]
-        vectors = cache.inner.embed(part)
-        np.savez(cache.folder / f"shard-{shard:05d}.npz", keys=np.array([text_key(t) for t in part]),
-                 vectors=vectors.astype(np.float32))
-        shard += 1
-        done = i + len(part)
-        rate = done / (time.perf_counter() - start)
-        print(f"embedded {done}/{len(todo)} ({rate:.0f} chunks/s, ~{(len(todo) - done) / rate / 60:.0f} min left)",
-              flush=True)
+    folder, vectors_path = ensure(max(n, 100_000))
+    with np.load(vectors_path) as data:
+        table = dict(zip(data["keys"].tolist(), data["vectors"]))
+    ids, vectors, texts, metas = [], [], [], []
+    for path in sorted(folder.glob("*.md")):
+        for c in chunk_document(load_document(path)):
+            ids.append(c.id)
+            vectors.append(table[text_key(c.embedding_text())])
+            texts.append(c.text)
+            metas.append({**c.metadata(), "load": "bench"})
+            if len(ids) == n:
+                return ids, np.asarray(vectors, dtype=np.float32), texts, metas
+    return ids, np.asarray(vectors, dtype=np.float32), texts, metas
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--chunks", type=int, default=100_000)
-    ap.add_argument("--folder", default=str(CACHE / "scale-corpus"))
-    ap.add_argument("--no-embed", action="store_true")
     args = ap.parse_args()
-    paths = generate(Path(args.folder), args.chunks)
-    print(f"wrote {len(paths)} documents to {args.folder}", flush=True)
-    if not args.no_embed:
-        embed_all(paths)
+    ensure(args.chunks)
     return 0
 
 

@@ -263,6 +263,8 @@ class Index:
             head = self._read_head()
         if check:
             self._check_manifest(head)
+        if self.backend.state.scan("journal/"):
+            self._try_recover()
         if not head.get("built"):
             if corpus:
                 corpus_dir = config.builtin_corpus_dir() if corpus is True else Path(corpus)
@@ -272,8 +274,6 @@ class Index:
                     if not s.head.get("built"):
                         s.head["built"] = True  # an index started empty on purpose
                         self._put_head(s)
-        elif self.backend.state.scan("journal/"):
-            self._try_recover()
 
     def _check_manifest(self, head: dict) -> None:
         wanted, found = self.manifest(), head.get("manifest", {})

@@ -36,10 +36,21 @@ def die() -> None:
     os.kill(os.getpid(), signal.SIGKILL)
 
 
-def arm(point: str, nth: int) -> None:
-    from copilot.embeddings import HashEmbedder, MiniLMEmbedder
-    from copilot.stores import _chroma, files, memory
+def _classes(*names: str) -> list:
+    """The classes these dotted names point at, skipping any this version of the code does not have."""
+    import importlib
 
+    out = []
+    for name in names:
+        module, _, attr = name.rpartition(".")
+        try:
+            out.append(getattr(importlib.import_module(module), attr))
+        except (ImportError, AttributeError):
+            pass
+    return out
+
+
+def arm(point: str, nth: int) -> None:
     seen = [0]
 
     def hit() -> bool:
@@ -62,10 +73,12 @@ def arm(point: str, nth: int) -> None:
     def keys(prefix):
         return lambda args: any(k.startswith(prefix) for k in (args[0] if args else {}))
 
-    stores = [_chroma.ChromaStore, memory.MemoryStore]
-    states = [files.SqliteState, _chroma.ChromaRecords, memory.MemoryState]
+    stores = _classes("copilot.stores._chroma.ChromaStore", "copilot.stores.memory.MemoryStore",
+                      "copilot.store.ChromaStore")
+    states = _classes("copilot.stores.files.SqliteState", "copilot.stores._chroma.ChromaRecords",
+                      "copilot.stores.memory.MemoryState")
     if point == "embed":
-        for cls in (HashEmbedder, MiniLMEmbedder):
+        for cls in _classes("copilot.embeddings.HashEmbedder", "copilot.embeddings.MiniLMEmbedder"):
             wrap(cls, "embed_batch", "before")
     elif point in {"upsert-before", "upsert-after"}:
         for cls in stores:
@@ -78,8 +91,9 @@ def arm(point: str, nth: int) -> None:
             wrap(cls, "put_many", point.split("-")[1], keys("source/"))
     elif point == "cleanup-after":
         for cls in stores:
-            wrap(cls, "delete_where", "after")
-            wrap(cls, "delete", "after")
+            for name in ("delete_where", "delete"):
+                if hasattr(cls, name):
+                    wrap(cls, name, "after")
     elif point == "head-before":
         for cls in states:
             wrap(cls, "put_many", "before", keys("head"))

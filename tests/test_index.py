@@ -229,7 +229,7 @@ def test_an_index_in_the_first_layout_is_adopted(tmp_path, small_corpus):
     folder = tmp_path / "old"
     folder.mkdir()
     embedder = HashEmbedder()
-    collection, close = open_private(folder / "chroma")
+    collection, close, _ = open_private(folder / "chroma")
     store = ChromaStore(collection, on_close=close)
     sources = {}
     for path in sorted(small_corpus.glob("*.md")):

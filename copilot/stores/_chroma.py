@@ -21,6 +21,15 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 HNSW = {"space": "cosine", "ef_construction": 200, "max_neighbors": 32, "ef_search": 128}
 
 
+def batch_size(client, most: int = 5000) -> int:
+    """Items per call: as many as the client takes, up to `most` (bigger calls insert faster; see
+    benchmarks/insert_speed.py), and well under SQLite's 32,766 variables."""
+    try:
+        return max(1, min(most, int(client.get_max_batch_size())))
+    except Exception:  # noqa: BLE001
+        return 1000
+
+
 def settings():
     from chromadb.config import Settings
 

@@ -29,13 +29,15 @@ def folder_for(root: Path, generation: str) -> Path:
 
 
 def open_private(path: Path):
-    """A Chroma client on `path` that no later open in this process will share; returns (collection, close)."""
+    """A Chroma client on `path` that no later open in this process will share; returns (collection, close,
+    batch size)."""
     import chromadb
     from chromadb.api.shared_system_client import SharedSystemClient
 
     with _OPEN_LOCK:
         client = chromadb.PersistentClient(path=str(path), settings=_chroma.settings())
         collection = _chroma.chunk_collection(client, "cx_chunks")
+        batch = _chroma.batch_size(client)
         ident = getattr(client, "_identifier", None)
         system = SharedSystemClient._identifier_to_system.pop(ident, None) if ident else None
         SharedSystemClient._identifier_to_refcount.pop(ident, None)
@@ -47,7 +49,7 @@ def open_private(path: Path):
             except Exception:  # noqa: BLE001 - closing is best effort
                 pass
 
-    return collection, close
+    return collection, close, batch
 
 
 def release_clients() -> None:
@@ -68,8 +70,8 @@ class ChromaLocalBackend(Backend):
         self.lock = FileLock(self.root / "write.lock", str(self.root))
 
     def open_collection(self, generation):
-        collection, close = open_private(folder_for(self.root, generation))
-        return _chroma.ChromaStore(collection, on_close=close)
+        collection, close, batch = open_private(folder_for(self.root, generation))
+        return _chroma.ChromaStore(collection, batch, on_close=close)
 
     def drop_collection(self, generation, loads=()):
         shutil.rmtree(folder_for(self.root, generation), ignore_errors=True)

@@ -162,10 +162,7 @@ class ChromaServerBackend(Backend):
         self.url = url
         self.index = index
         self.client = connect(url)
-        try:
-            self.batch_size = max(1, min(1000, int(self.client.get_max_batch_size())))
-        except Exception:  # noqa: BLE001
-            self.batch_size = 1000
+        self.batch_size = _chroma.batch_size(self.client)
         records = self.client.get_or_create_collection(f"{index}-state", metadata={"app": "cx-copilot"},
                                                        embedding_function=None)
         self.state = _chroma.ChromaRecords(records, self.batch_size)

@@ -1,0 +1,142 @@
+"""Where loading chunks into embedded Chroma spends its time, and which settings cut it without losing recall.
+
+    .venv/bin/python benchmarks/insert_speed.py --chunks 100000 --out docs/insert-speed.json
+
+Each configuration inserts the same stored vectors (benchmarks/scale_corpus.py: 100k chunks of generated
+handbooks, real-model vectors) with their passages and metadata into a fresh collection, in the batch size it
+names, and records chunks/s. Then, for the golden questions embedded by the real model (120), recall@30 of
+Chroma's HNSW search against exact (brute-force numpy) search over the same vectors, and the query latency.
+The first configuration is the one the index used before (the baseline); ratios are against it, in the same run.
+The reopen column times opening the collection in a fresh client and answering a first query: a reader that
+reopens after another process wrote pays it (a larger sync threshold leaves more of the log to replay there).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+CONFIGS = {
+    "before: ef_c 200, M 32, batches of 2000": ({"ef_construction": 200, "max_neighbors": 32, "ef_search": 128}, 2000),
+    "batches of 5000": ({"ef_construction": 200, "max_neighbors": 32, "ef_search": 128}, 5000),
+    "batches of 5000, hnsw batch/sync 5000": ({"ef_construction": 200, "max_neighbors": 32, "ef_search": 128,
+                                               "batch_size": 5000, "sync_threshold": 5000}, 5000),
+    "ef_c 128, M 24, batches of 5000": ({"ef_construction": 128, "max_neighbors": 24, "ef_search": 128}, 5000),
+    "ef_c 100, M 16, batches of 5000": ({"ef_construction": 100, "max_neighbors": 16, "ef_search": 128}, 5000),
+}
+
+
+def load_data(n: int):
+    from scale_corpus import chunks_with_vectors
+
+    return chunks_with_vectors(n)
+
+
+def _cpu() -> float:
+    """CPU seconds of this process, all threads (Chroma inserts on its own threads): steadier than wall time on a
+    machine shared with other jobs."""
+    import resource
+
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def exact_top(matrix: np.ndarray, queries: np.ndarray, k: int) -> list[set[int]]:
+    sims = queries @ matrix.T
+    return [set(np.argpartition(-row, k - 1)[:k].tolist()) for row in sims]
+
+
+def run_config(name: str, hnsw: dict, step: int, ids, vectors, texts, metas, queries, truth, k: int) -> dict:
+    import chromadb
+    from chromadb.config import Settings
+
+    with tempfile.TemporaryDirectory(prefix="cx-insert-") as tmp:
+        client = chromadb.PersistentClient(path=tmp, settings=Settings(anonymized_telemetry=False))
+        col = client.get_or_create_collection("cx_chunks", configuration={"hnsw": {"space": "cosine", **hnsw}},
+                                              embedding_function=None)
+        t0, c0 = time.perf_counter(), _cpu()
+        for i in range(0, len(ids), step):
+            col.upsert(ids=ids[i:i + step], embeddings=vectors[i:i + step], documents=texts[i:i + step],
+                       metadatas=metas[i:i + step])
+        insert_s, cpu_s = time.perf_counter() - t0, _cpu() - c0
+        hits, lat = 0, []
+        index_of = {cid: j for j, cid in enumerate(ids)}
+        for q, want in zip(queries, truth):
+            t = time.perf_counter()
+            res = col.query(query_embeddings=[q], n_results=k, include=[])
+            lat.append((time.perf_counter() - t) * 1000)
+            hits += len({index_of[i] for i in res["ids"][0]} & want)
+        from chromadb.api.shared_system_client import SharedSystemClient
+
+        SharedSystemClient.clear_system_cache()
+        t1 = time.perf_counter()
+        fresh = chromadb.PersistentClient(path=tmp, settings=Settings(anonymized_telemetry=False))
+        fresh.get_collection("cx_chunks").query(query_embeddings=[queries[0]], n_results=k, include=[])
+        reopen_s = time.perf_counter() - t1
+        SharedSystemClient.clear_system_cache()
+    lat.sort()
+    row = {"config": name, "hnsw": hnsw, "batch": step, "chunks": len(ids), "insert_s": round(insert_s, 1),
+           "chunks_per_s": round(len(ids) / insert_s, 1), "insert_cpu_s": round(cpu_s, 1), f"recall@{k}": round(hits / (k * len(queries)), 4),
+           "query_p50_ms": round(lat[len(lat) // 2], 2), "query_p95_ms": round(lat[int(0.95 * (len(lat) - 1))], 2),
+           "reopen_first_query_s": round(reopen_s, 2)}
+    print(json.dumps(row), flush=True)
+    return row
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--chunks", type=int, default=100_000)
+    ap.add_argument("--k", type=int, default=30)
+    ap.add_argument("--configs", default="", help="comma-separated indexes into the list (default: all)")
+    ap.add_argument("--out", default="")
+    args = ap.parse_args()
+    from copilot.embeddings import make_embedder
+    from copilot.evaluation import golden_files
+
+    ids, vectors, texts, metas = load_data(args.chunks)
+    questions = [q["question"] for q in golden_files()["question"]]
+    # the golden questions, and as many chunks' own vectors (their neighbourhoods are the dense ones)
+    picks = np.random.default_rng(3).choice(len(ids), size=len(questions), replace=False)
+    queries = np.concatenate([make_embedder().embed(questions), vectors[picks]])
+    truth = exact_top(vectors, queries, args.k)
+    chosen = list(CONFIGS.items())
+    if args.configs:
+        chosen = [chosen[int(i)] for i in args.configs.split(",")]
+    started = time.perf_counter()
+    rows = [run_config(name, hnsw, step, ids, vectors, texts, metas, queries, truth, args.k)
+            for name, (hnsw, step) in chosen]
+    base = rows[0]
+    for row in rows:
+        row["speed_vs_before"] = round(row["chunks_per_s"] / base["chunks_per_s"], 2)
+        row["cpu_vs_before"] = round(base["insert_cpu_s"] / row["insert_cpu_s"], 2)
+    print(f"\n| configuration | insert s (wall) | chunks/s | × before (wall) | insert CPU s | × before (CPU) | "
+          f"recall@{args.k} | query p50 / p95 ms | reopen + first query s |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        print(f"| {r['config']} | {r['insert_s']:.0f} | {r['chunks_per_s']:.0f} | {r['speed_vs_before']:.2f} | "
+              f"{r['insert_cpu_s']:.0f} | {r['cpu_vs_before']:.2f} | {r[f'recall@{args.k}']:.3f} | "
+              f"{r['query_p50_ms']:.1f} / {r['query_p95_ms']:.1f} | {r['reopen_first_query_s']:.2f} |")
+    if args.out:
+        Path(args.out).write_text(json.dumps({
+            "date": datetime.now(timezone.utc).replace(microsecond=0).isoformat(), "cpus": os.cpu_count(),
+            "chunks": len(ids), "queries": len(queries), "k": args.k, "rows": rows,
+            "seconds": round(time.perf_counter() - started)}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
