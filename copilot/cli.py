@@ -159,11 +159,12 @@ def cmd_rebuild(args) -> int:
     finally:
         bar.close()
     for p in missing:
-        print(f"failed: {p}: file no longer exists", file=sys.stderr)
+        print(f"kept: {p}: the file no longer exists, so its stored passages were carried over as they were",
+              file=sys.stderr)
     for f in report.failed if report else []:
         print(f.line(), file=sys.stderr)
     print(f"{len(cp.sources())} sources, {sum(s['chunks'] for s in cp.sources())} chunks")
-    return 1 if missing or (report and report.failed) else 0
+    return 1 if report and report.failed else 0
 
 
 def cmd_serve(args) -> int:

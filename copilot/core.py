@@ -186,7 +186,8 @@ def rebuild_index(index_dir: str | os.PathLike, progress: Progress | None = None
     chunking change, or to repair it). It is built beside the old one, which keeps answering (in this and every
     other process) until the new one is complete and replaces it in one step; a failed rebuild leaves the old
     index as it was. Files kept beside the index (uploads, feedback) are not touched. Options are Copilot's
-    keyword arguments. Returns the new Copilot, its load report and the paths that no longer exist."""
+    keyword arguments. Returns the new Copilot, its load report and the paths that no longer exist (those
+    documents are carried over from their stored passages, not dropped)."""
     cp = Copilot.__new__(Copilot)
     cp._configure(index_dir, options.get("embedder"), options.get("answerer"), options.get("retrieval"),
                   options.get("chunking"))

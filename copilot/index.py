@@ -496,8 +496,8 @@ class Index:
                     "fingerprint": fingerprint(c.id for c in chunks),
                     "topic": str(doc.metadata.get("topic", "")), "summary": str(doc.metadata.get("summary", ""))}
             del doc
-            group.append((outcome, info, chunks))
-            if sum(len(c) for _, _, c in group) >= self.ingest_group:
+            group.append((outcome, info, chunks, None))
+            if sum(len(item[2]) for item in group) >= self.ingest_group:
                 report.embedded += self._write_group(group, progress, counts)
                 group = []
         if group:
@@ -508,17 +508,21 @@ class Index:
 
     def _write_group(self, group, progress: Progress | None, counts: dict) -> int:
         """Write one group under the lock: unchanged files are skipped, the rest stored under new load ids, then
-        committed together. Returns how many chunks needed new vectors."""
+        committed together. Each item is (outcome, info, chunks, vectors_from): where to look for vectors of
+        unchanged chunks, (store, catalog entry); by default the version being replaced. Returns how many
+        chunks needed new vectors."""
         embedded = 0
         with self._writing("load documents") as s:
-            todo = []
-            for outcome, info, chunks in group:
+            todo, reuse = [], {}
+            for outcome, info, chunks, vectors_from in group:
                 known = s.catalog.get(info["source"])
                 if known and known.get("digest") == info["digest"] and known.get("fingerprint") == info["fingerprint"]:
                     outcome.status = "unchanged"
                     continue
                 outcome.status = "replaced" if known else "added"
-                todo.append((info, chunks, known, uuid.uuid4().hex[:12]))
+                load = uuid.uuid4().hex[:12]
+                todo.append((info, chunks, known, load))
+                reuse[load] = vectors_from or ((s.store, known) if known else None)
             if not todo:
                 return 0
             counts["total"] += sum(len(c) for _, c, _, _ in todo)
@@ -534,7 +538,7 @@ class Index:
                     parts = []
                     for start in range(0, len(chunks), max(1, self.ingest_group)):
                         batch = chunks[start:start + max(1, self.ingest_group)]
-                        embedded += self._store_batch(s, batch, known, load, progress, counts)
+                        embedded += self._store_batch(s, batch, reuse[load], load, progress, counts)
                         parts.append(LoadTokens.from_chunks([record_id(c.id, load) for c in batch],
                                                             [_lexical_text(c.metadata(), c.text) for c in batch],
                                                             find_acronyms([c.text for c in batch])))
@@ -570,12 +574,13 @@ class Index:
         except Exception as exc:  # noqa: BLE001
             log.warning("Could not clean up the interrupted load right away (%s); the next write will", exc)
 
-    def _store_batch(self, s: _Session, batch: list[Chunk], known: dict | None, load: str,
+    def _store_batch(self, s: _Session, batch: list[Chunk], reuse: tuple[VectorStore, dict] | None, load: str,
                      progress: Progress | None, counts: dict) -> int:
         vectors: dict[str, np.ndarray] = {}
-        if known:  # unchanged chunks keep their vectors
-            old = {record_id(c.id, known.get("load", "")): c.id for c in batch}
-            vectors = {old[i]: v for i, v in s.store.vectors(list(old)).items()}
+        if reuse:  # unchanged chunks keep their vectors
+            store, entry = reuse
+            old = {record_id(c.id, entry.get("load", "")): c.id for c in batch}
+            vectors = {old[i]: v for i, v in store.vectors(list(old)).items()}
         todo = [c for c in batch if c.id not in vectors]
         base = counts["done"] + len(batch) - len(todo)
         seen = [0]
@@ -632,25 +637,29 @@ class Index:
         """Re-create the index with this Index's settings from the files it was loaded from, into a new generation,
         then switch every reader to it in one write. The old generation stays whole until the switch and is
         dropped after it; a rebuild that fails or is killed leaves the old index as it was. Returns the load
-        report and the paths that no longer exist."""
+        report and the paths that no longer exist: their documents are not dropped but carried over from their
+        stored passages (re-embedded if the model changed; their chunking stays as it was)."""
         with self._writing("rebuild the index") as s:
-            old_generation, old_catalog = s.generation, dict(s.catalog)
-            paths = [e["path"] for e in old_catalog.values()]
-            missing = [p for p in paths if not Path(p).exists()]
-            present = [p for p in paths if Path(p).exists()]
+            old_generation, old_catalog, old_store = s.generation, dict(s.catalog), s.store
+            old_embedding = (s.head.get("manifest") or {}).get("embedding")
+            gone = {name: e for name, e in old_catalog.items() if not Path(e["path"]).exists()}
+            present = [e["path"] for name, e in old_catalog.items() if name not in gone]
             generation = uuid.uuid4().hex[:8]
             s.head["rebuilding"] = {"generation": generation, "since": _now()}
             self._put_head(s)
             s.generation, s.catalog, s.store = generation, {}, self.backend.open_collection(generation)
             try:
+                report = None
                 if present:
                     report = self.ingest(present, progress=progress)
-                else:
-                    report = self.ingest([config.builtin_corpus_dir()], progress=progress)
-                    if report.failed:
+                elif not old_catalog:
+                    built = self.ingest([config.builtin_corpus_dir()], progress=progress)
+                    if built.failed:
                         raise CopilotError("could not rebuild the index from the corpus:\n" +
-                                           "\n".join(f.line() for f in report.failed))
-                    report = None
+                                           "\n".join(f.line() for f in built.failed))
+                if gone:
+                    same_model = old_embedding == self.manifest()["embedding"]
+                    self._carry_over(gone, old_store, same_model, progress)
                 s.head.update({"generation": generation, "manifest": self.manifest(), "built": True,
                                "rebuilding": None, "format": FORMAT})
                 with self._view_lock:
@@ -671,7 +680,20 @@ class Index:
                 if path.stem not in {e.get("load") for e in s.catalog.values()}:
                     path.unlink(missing_ok=True)
         self.wait_current()
-        return report, missing
+        return report, [e["path"] for e in gone.values()]
+
+    def _carry_over(self, entries: dict[str, dict], old_store: VectorStore, same_model: bool,
+                    progress: Progress | None) -> None:
+        """Documents whose files are gone, written into the generation being built from what the old one holds."""
+        counts = {"done": 0, "total": 0}
+        for name, entry in entries.items():
+            kept = [_Kept(c, entry.get("load", "")) for c in self._chunks_of(entry, old_store)]
+            info = {k: entry.get(k) for k in ("source", "path", "title", "kind", "pages", "digest", "topic", "summary")}
+            info.update(chunks=len(kept), fingerprint=entry.get("fingerprint", ""), kept_from_store=True)
+            outcome = FileOutcome(entry["path"], name, "failed")
+            self._write_group([(outcome, info, kept, (old_store, entry) if same_model else None)], progress, counts)
+            log.warning("%s no longer exists: %s was carried over from its %d stored passages", entry["path"], name,
+                        len(kept))
 
     # ------------------------------------------------------------ reading: views, refresh, BM25
 
@@ -686,14 +708,21 @@ class Index:
     @property
     def store(self) -> VectorStore:
         """The current generation's store, everything in it (tests look at it; answers go through the view)."""
-        view = self._view or self._first_view()
-        return view.store
+        if self._view is not None:
+            return self._view.store
+        head = self._read_head() or {}
+        return self._writer_store(head, head.get("generation", ""))
 
     @property
     def catalog(self) -> dict:
-        view = self._view or self._first_view()
-        return {"revision": str(view.head.get("revision", 0)), "generation": view.head.get("generation", ""),
-                "sources": view.catalog}
+        """The sources as this process answers from them; read afresh by a process that has not answered yet
+        (listing sources never needs the BM25 index)."""
+        view = self._view
+        head, catalog = (view.head, view.catalog) if view is not None else (self._read_head() or {}, None)
+        if catalog is None:
+            catalog = self._read_catalog(head.get("generation", ""))
+        return {"revision": str(head.get("revision", 0)), "generation": head.get("generation", ""),
+                "sources": catalog}
 
     def sources(self) -> list[dict]:
         keys = ("source", "title", "kind", "chunks", "pages", "loaded_at", "path", "topic", "summary")
@@ -845,6 +874,25 @@ class Index:
             if self._store is not None:
                 self._store.close()
         self.backend.close()
+
+
+class _Kept:
+    """A stored chunk standing in for a Chunk (a rebuild carrying a document whose file is gone): the same id,
+    passage and metadata, every key kept."""
+
+    def __init__(self, stored: StoredChunk, load: str):
+        self.id = stored.id[: -len(load) - 1] if load and stored.id.endswith("." + load) else stored.id
+        self.text = stored.text
+        self._meta = {k: v for k, v in stored.metadata.items() if k != "load"}
+        m = self._meta
+        self._chunk = Chunk(self.id, m.get("source", ""), m.get("title", ""), m.get("section", ""), m.get("page"),
+                            self.text, int(m.get("position", 0)), m.get("kind", ""))
+
+    def metadata(self) -> dict:
+        return dict(self._meta)
+
+    def embedding_text(self) -> str:
+        return self._chunk.embedding_text()
 
 
 def _lexical_text(meta: dict, text: str) -> str:

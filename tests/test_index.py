@@ -298,3 +298,24 @@ def test_a_failed_rebuild_leaves_the_index_as_it_was(tmp_path, small_corpus):
     assert sorted(p.name for p in folder.glob("chroma*")) == ["chroma"]
     assert not again.answer("How is NPS calculated?").abstained
     _agree(again)
+
+
+def test_rebuild_keeps_documents_whose_files_are_gone(tmp_path, small_corpus):
+    """On a replica that never had the uploaded file, or after the file was deleted: the rebuild carries the
+    document over from its stored passages (re-embedded with the new model) instead of dropping it."""
+    from copilot.core import rebuild_index
+
+    folder = tmp_path / "idx"
+    cp = _open(folder)
+    doomed = _doc(tmp_path / "elsewhere", "zephyr.md", "zephyr score", "The zephyr score counts gusts per hour.")
+    cp.ingest([small_corpus, doomed])
+    doomed.unlink()
+
+    class Other(HashEmbedder):
+        name = "another-model"
+
+    rebuilt, report, missing = rebuild_index(folder, embedder=Other(), retrieval=GATE)
+    assert missing == [str(doomed.resolve())] and report.ok
+    assert {s["source"] for s in rebuilt.sources()} == {"nps.md", "ces.md", "journeys.md", "zephyr.md"}
+    assert any(c.source == "zephyr.md" for c in rebuilt.answer("What is the zephyr score?").citations)
+    _agree(rebuilt)
