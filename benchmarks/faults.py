@@ -31,7 +31,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
 RUNNER = ROOT / "tests" / "fault_runner.py"
+
+from index_helpers import handbook, stored_by_load  # noqa: E402
 
 STEPS = ["embed", "upsert-before", "upsert-after", "journal-after", "commit-before", "commit-after",
          "cleanup-after", "head-before", "unjournal-before"]
@@ -45,13 +48,6 @@ def _env(url: str | None, index: str | None) -> dict:
     return env
 
 
-def _doc(folder: Path, name: str, topic: str, sentences: int = 3, marker: str = "applies to") -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    body = " ".join(f"The {topic} handbook says rule {i} about {topic} {marker} every {topic} case." for i in
-                    range(sentences))
-    path = folder / name
-    path.write_text(f"# {topic.title()} handbook\n\n## What is {topic}?\n\n{body}\n", encoding="utf-8")
-    return path
 
 
 def _open(folder: Path, url: str | None):
@@ -65,10 +61,7 @@ def _open(folder: Path, url: str | None):
 
 def _check(cp) -> tuple[bool, int]:
     """(catalog and store agree, stored chunks of unlisted loads)."""
-    listed = {e["load"]: e["chunks"] for e in cp.catalog["sources"].values()}
-    stored: dict[str, int] = {}
-    for c in cp.store.all():
-        stored[c.metadata.get("load", "")] = stored.get(c.metadata.get("load", ""), 0) + 1
+    listed, stored = stored_by_load(cp)
     return stored == listed, sum(n for load, n in stored.items() if load not in listed)
 
 
@@ -86,14 +79,14 @@ def step_case(work: Path, scenario: str, step: str, url: str | None, n: int) -> 
     index = f"f{n:03d}{os.getpid() % 1000}"
     env = _env(url, index)
     run = [sys.executable, "-m", "copilot.cli"]
-    subprocess.run(run + ["ingest", str(_doc(docs, "keep.md", "loyalty")), str(_doc(docs, "policy.md", "refunds", 30)),
+    subprocess.run(run + ["ingest", str(handbook(docs, "keep.md", "loyalty")), str(handbook(docs, "policy.md", "refunds", 30)),
                           "--no-corpus", "--quiet", "--index-dir", str(folder)], env=env, check=True,
                    capture_output=True)
     old_texts = None
     if scenario == "new":
-        command = ["ingest", str(_doc(docs, "new.md", "warranty", 30)), "--quiet"]
+        command = ["ingest", str(handbook(docs, "new.md", "warranty", 30)), "--quiet"]
     elif scenario == "replacing":
-        command = ["ingest", str(_doc(docs, "policy.md", "refunds", 30, "is waived for")), "--quiet"]
+        command = ["ingest", str(handbook(docs, "policy.md", "refunds", 30, "is waived for")), "--quiet"]
         old_texts = "applies to"
     elif scenario == "removal":
         command = ["remove", "policy.md"]
@@ -145,7 +138,7 @@ def step_case(work: Path, scenario: str, step: str, url: str | None, n: int) -> 
 def timed_kills(work: Path, url: str | None, times: list[float]) -> list[dict]:
     folder, docs = work / "timed", work / "timed-docs"
     for n in range(20):
-        _doc(docs, f"file-{n:02d}.md", f"topic {n}", 60)
+        handbook(docs, f"file-{n:02d}.md", f"topic {n}", 60)
     env = {**_env(url, f"timed{os.getpid() % 1000}"), "CX_TEST_INGEST_GROUP": "8"}
     rows = []
     os.environ.update({k: v for k, v in env.items() if k.startswith("COPILOT_CHROMA")})

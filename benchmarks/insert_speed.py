@@ -44,6 +44,12 @@ CONFIGS = {
 }
 
 
+def load_data(n: int):
+    from scale_corpus import chunks_with_vectors
+
+    return chunks_with_vectors(n)
+
+
 def _cpu() -> float:
     """CPU seconds of this process, all threads (Chroma inserts on its own threads): steadier than wall time on a
     machine shared with other jobs."""

@@ -913,6 +913,8 @@ def _watch(ref, closed: threading.Event) -> None:
         interval = index.poll_seconds
         try:
             index._refresh()
+            with index._view_lock:
+                index._reap()
             if failing:
                 log.warning("%s is reachable again", index.backend.describe())
             failing = False

@@ -18,6 +18,7 @@ from copilot import Copilot
 from copilot.embeddings import HashEmbedder
 from copilot.errors import IndexBusyError
 from copilot.retrieval import RetrievalSettings
+from index_helpers import assert_agree, handbook, wait_until
 
 from conftest import free_port
 
@@ -41,31 +42,10 @@ def _replica(folder, **kw) -> Copilot:
     return Copilot(folder, embedder=HashEmbedder(), retrieval=GATE, **kw)
 
 
-def _doc(folder: Path, name: str, topic: str, sentences: int = 3) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    body = " ".join(f"The {topic} handbook says rule {i} about {topic} applies to every {topic} case." for i in
-                    range(sentences))
-    path = folder / name
-    path.write_text(f"# {topic.title()} handbook\n\n## What is {topic}?\n\n{body}\n", encoding="utf-8")
-    return path
 
 
-def _agree(cp) -> set[str]:
-    listed = {e["load"]: e["chunks"] for e in cp.catalog["sources"].values()}
-    stored: dict[str, int] = {}
-    for c in cp.store.all():
-        stored[c.metadata.get("load", "")] = stored.get(c.metadata.get("load", ""), 0) + 1
-    assert stored == listed, (stored, listed)
-    return set(cp.catalog["sources"])
 
 
-def _wait(predicate, timeout=5.0) -> float:
-    start = time.monotonic()
-    while time.monotonic() - start < timeout:
-        if predicate():
-            return time.monotonic() - start
-        time.sleep(0.1)
-    raise AssertionError(f"not within {timeout} s")
 
 
 def _env() -> dict:
@@ -78,11 +58,11 @@ def test_replicas_with_their_own_folders_share_one_index_on_the_server(server_in
     b = _replica(tmp_path / "b")
     assert {s["source"] for s in b.sources()} == {"nps.md", "ces.md", "journeys.md"}
     assert b.answer("How is NPS calculated?").citations[0].source == "nps.md"
-    b.ingest([_doc(tmp_path / "d", "zephyr.md", "zephyr")])
-    _wait(lambda: any(c.source == "zephyr.md" for c in a.answer("What is zephyr?").citations))
+    b.ingest([handbook(tmp_path / "d", "zephyr.md", "zephyr")])
+    wait_until(lambda: any(c.source == "zephyr.md" for c in a.answer("What is zephyr?").citations))
     a.remove("journeys.md")
-    _wait(lambda: "journeys.md" not in {s["source"] for s in b.sources()})
-    assert _agree(a) == _agree(b) == {"nps.md", "ces.md", "zephyr.md"}
+    wait_until(lambda: "journeys.md" not in {s["source"] for s in b.sources()})
+    assert set(assert_agree(a)) == set(assert_agree(b)) == {"nps.md", "ces.md", "zephyr.md"}
     # the folders only cache: no vectors, no catalog of their own
     for folder in (tmp_path / "a", tmp_path / "b"):
         assert not (folder / "state.sqlite3").exists() and not list(folder.glob("chroma*"))
@@ -92,7 +72,7 @@ def test_two_serve_replicas_answer_from_documents_loaded_by_the_cli_and_by_anoth
     from gradio_client import Client
 
     env = _env()
-    seed = _doc(tmp_path / "d", "zephyr.md", "zephyr")
+    seed = handbook(tmp_path / "d", "zephyr.md", "zephyr")
     out = subprocess.run([sys.executable, "-m", "copilot.cli", "ingest", str(seed), "--no-corpus", "--quiet",
                           "--index-dir", str(tmp_path / "cli")], env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
@@ -123,16 +103,16 @@ def test_two_serve_replicas_answer_from_documents_loaded_by_the_cli_and_by_anoth
             assert cites(client, "What is zephyr?", "zephyr.md")
         # a third replica (this process) loads a document; both serving replicas answer from it
         mine = _replica(tmp_path / "r3")
-        mine.ingest([_doc(tmp_path / "d", "mistral.md", "mistral wind")])
+        mine.ingest([handbook(tmp_path / "d", "mistral.md", "mistral wind")])
         for client in clients:
-            assert _wait(lambda: cites(client, "What is mistral wind?", "mistral.md")) < 5.0
+            assert wait_until(lambda: cites(client, "What is mistral wind?", "mistral.md")) < 5.0
         # the CLI loads another while they serve
-        out = subprocess.run([sys.executable, "-m", "copilot.cli", "ingest", str(_doc(tmp_path / "d", "sirocco.md",
+        out = subprocess.run([sys.executable, "-m", "copilot.cli", "ingest", str(handbook(tmp_path / "d", "sirocco.md",
                               "sirocco wind")), "--quiet", "--index-dir", str(tmp_path / "cli")], env=env,
                              capture_output=True, text=True, timeout=120)
         assert out.returncode == 0, out.stderr
         for client in clients:
-            assert _wait(lambda: cites(client, "What is sirocco wind?", "sirocco.md")) < 5.0
+            assert wait_until(lambda: cites(client, "What is sirocco wind?", "sirocco.md")) < 5.0
     finally:
         for proc in procs:
             proc.terminate()
@@ -143,14 +123,14 @@ def test_writers_on_two_machines_are_serialised_by_the_servers_lock(server_index
     from copilot.stores import chroma_server
 
     a = _replica(tmp_path / "a")
-    a.ingest([_doc(tmp_path / "d", "one.md", "one")])
+    a.ingest([handbook(tmp_path / "d", "one.md", "one")])
     lock = a.index.backend.lock
     other = chroma_server.LeaseLock(a.index.backend.client, lock.name, lock.where)
     assert other.try_acquire({"pid": 77, "host": "machine-b", "what": "cx-copilot ingest", "since": "now"})
     try:
         a.index.lock_timeout = 0.5
         with pytest.raises(IndexBusyError, match="process 77 on machine-b"):
-            a.ingest([_doc(tmp_path / "d", "two.md", "two")])
+            a.ingest([handbook(tmp_path / "d", "two.md", "two")])
     finally:
         other.release()
     assert [s["source"] for s in a.sources()] == ["one.md"]
@@ -161,22 +141,22 @@ def test_writers_on_two_machines_are_serialised_by_the_servers_lock(server_index
     dead._stop.set()  # it stops renewing: the process is gone
     time.sleep(1.0)
     a.index.lock_timeout = 10
-    assert a.ingest([_doc(tmp_path / "d", "two.md", "two")]).ok
-    assert _agree(a) == {"one.md", "two.md"}
+    assert a.ingest([handbook(tmp_path / "d", "two.md", "two")]).ok
+    assert set(assert_agree(a)) == {"one.md", "two.md"}
 
 
 def test_a_load_killed_in_the_store_then_catalog_window_is_undone_on_the_server(server_index, tmp_path):
     a = _replica(tmp_path / "a")
-    a.ingest([_doc(tmp_path / "d", "keep.md", "loyalty")])
-    target = _doc(tmp_path / "d", "new.md", "warranty", 30)
+    a.ingest([handbook(tmp_path / "d", "keep.md", "loyalty")])
+    target = handbook(tmp_path / "d", "new.md", "warranty", 30)
     out = subprocess.run([sys.executable, str(ROOT / "tests" / "fault_runner.py"), "upsert-after", "1", "--", "ingest",
                           str(target), "--quiet", "--index-dir", str(tmp_path / "cli")], env=_env(),
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == -9, out.stderr[-2000:]
     assert all(h.source != "new.md" for h in a.search("What is warranty?"))  # stored but not listed: never answers
     b = _replica(tmp_path / "b")  # the next opener cleans up
-    assert _agree(b) == {"keep.md"}
-    assert b.ingest([target]).ok and _agree(b) == {"keep.md", "new.md"}
+    assert set(assert_agree(b)) == {"keep.md"}
+    assert b.ingest([target]).ok and set(assert_agree(b)) == {"keep.md", "new.md"}
 
 
 def test_rebuild_on_the_server_switches_a_serving_replica(server_index, tmp_path, small_corpus):
@@ -188,9 +168,9 @@ def test_rebuild_on_the_server_switches_a_serving_replica(server_index, tmp_path
     generation = app.catalog["generation"]
     rebuilt, report, missing = rebuild_index(tmp_path / "admin", embedder=HashEmbedder(), retrieval=GATE)
     assert report.ok and not missing
-    _wait(lambda: app.catalog["generation"] != generation)
+    wait_until(lambda: app.catalog["generation"] != generation)
     assert app.answer("How is NPS calculated?").citations[0].source == "nps.md"
-    assert app.ingest([_doc(tmp_path / "d", "after.md", "aftercare")]).ok
-    assert _agree(app) == {"nps.md", "ces.md", "journeys.md", "after.md"}
+    assert app.ingest([handbook(tmp_path / "d", "after.md", "aftercare")]).ok
+    assert set(assert_agree(app)) == {"nps.md", "ces.md", "journeys.md", "after.md"}
     names = {c.name for c in app.index.backend.client.list_collections()}
     assert f"{os.environ['COPILOT_CHROMA_INDEX']}-chunks" not in names  # the old generation is gone

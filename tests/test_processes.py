@@ -16,6 +16,7 @@ import pytest
 from copilot import Copilot
 from copilot.embeddings import HashEmbedder
 from copilot.retrieval import RetrievalSettings
+from index_helpers import assert_agree, handbook, wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNNER = ROOT / "tests" / "fault_runner.py"
@@ -38,37 +39,22 @@ def killed(point: str, nth: int, *args, env=None) -> subprocess.CompletedProcess
                           text=True, env=env or _env(), timeout=120, cwd=ROOT)
 
 
+def _new_version(path: Path, verb: str) -> Path:
+    """Change every sentence of a handbook and add a section: no chunk is shared with the old version."""
+    path.write_text(path.read_text().replace("applies to", verb) +
+                    "\n## Exceptions\n\nRefund exceptions are granted by the refunds desk.\n")
+    return path
+
+
 def _open(folder, **kw) -> Copilot:
     kw.setdefault("corpus", False)
     return Copilot(folder, embedder=HashEmbedder(), retrieval=GATE, **kw)
 
 
-def _doc(folder: Path, name: str, topic: str, sentences: int = 3) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    body = " ".join(f"The {topic} handbook says rule {i} about {topic} applies to every {topic} case." for i in
-                    range(sentences))
-    path = folder / name
-    path.write_text(f"# {topic.title()} handbook\n\n## What is {topic}?\n\n{body}\n", encoding="utf-8")
-    return path
 
 
-def _agree(cp) -> dict[str, int]:
-    """Catalog and store hold exactly the same chunks; returns chunks per source."""
-    listed = {e["load"] or "": e["chunks"] for e in cp.catalog["sources"].values()}
-    stored: dict[str, int] = {}
-    for c in cp.store.all():
-        stored[c.metadata.get("load", "")] = stored.get(c.metadata.get("load", ""), 0) + 1
-    assert stored == listed, (stored, listed)
-    return {name: e["chunks"] for name, e in cp.catalog["sources"].items()}
 
 
-def _wait(predicate, timeout=5.0) -> float:
-    start = time.monotonic()
-    while time.monotonic() - start < timeout:
-        if predicate():
-            return time.monotonic() - start
-        time.sleep(0.05)
-    raise AssertionError(f"not within {timeout} s")
 
 
 # ---------------------------------------------------------------- the table of the issue, row by row
@@ -76,17 +62,17 @@ def _wait(predicate, timeout=5.0) -> float:
 def test_the_app_sees_a_cli_load_within_seconds_and_its_next_upload_keeps_it(tmp_path):
     folder = tmp_path / "idx"
     app = _open(folder)
-    app.ingest([_doc(tmp_path / "a", "churn.md", "churn")])
+    app.ingest([handbook(tmp_path / "a", "churn.md", "churn")])
     assert app.answer("What is zephyr?").abstained
-    out = cli("ingest", str(_doc(tmp_path / "b", "zephyr.md", "zephyr")), "--index-dir", str(folder), "--quiet")
+    out = cli("ingest", str(handbook(tmp_path / "b", "zephyr.md", "zephyr")), "--index-dir", str(folder), "--quiet")
     assert out.returncode == 0, out.stderr
-    waited = _wait(lambda: any(c.source == "zephyr.md" for c in app.answer("What is zephyr?").citations))
+    waited = wait_until(lambda: any(c.source == "zephyr.md" for c in app.answer("What is zephyr?").citations))
     assert waited < 5.0
-    app.ingest([_doc(tmp_path / "a", "upload.md", "refunds")])  # the app's next upload
+    app.ingest([handbook(tmp_path / "a", "upload.md", "refunds")])  # the app's next upload
     assert {s["source"] for s in app.sources()} == {"churn.md", "zephyr.md", "upload.md"}
     rows = json.loads(cli("sources", "--json", "--index-dir", str(folder)).stdout)
     assert {r["source"] for r in rows} == {"churn.md", "zephyr.md", "upload.md"}
-    _agree(_open(folder))
+    assert_agree(_open(folder))
 
 
 REPLICA = """
@@ -104,17 +90,17 @@ print(cp.ingest([sys.argv[2]]).summary(), flush=True)
 
 def test_two_app_processes_on_one_index_keep_each_others_uploads(tmp_path):
     folder = tmp_path / "idx"
-    _open(folder).ingest([_doc(tmp_path / "d", "base.md", "base")])
+    _open(folder).ingest([handbook(tmp_path / "d", "base.md", "base")])
     script = tmp_path / "replica.py"
     script.write_text(REPLICA)
     go = tmp_path / "go"
     procs = []
     for name in ("one", "two"):
-        doc = _doc(tmp_path / name, f"{name}.md", name)
+        doc = handbook(tmp_path / name, f"{name}.md", name)
         procs.append(subprocess.Popen([sys.executable, str(script), str(folder), str(doc), str(tmp_path / name / "ready"),
                                        str(go)], env=_env(), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                       text=True))
-    _wait(lambda: all((tmp_path / n / "ready").exists() for n in ("one", "two")), 60)
+    wait_until(lambda: all((tmp_path / n / "ready").exists() for n in ("one", "two")), 60)
     go.touch()
     for p in procs:
         out, err = p.communicate(timeout=120)
@@ -122,15 +108,15 @@ def test_two_app_processes_on_one_index_keep_each_others_uploads(tmp_path):
         assert "1 added" in out
     final = _open(folder)
     assert {s["source"] for s in final.sources()} == {"base.md", "one.md", "two.md"}
-    _agree(final)
+    assert_agree(final)
 
 
 def test_two_loads_of_different_folders_at_once_both_complete(tmp_path):
     folder = tmp_path / "idx"
-    _open(folder).ingest([_doc(tmp_path / "seed", "seed.md", "seed")])
+    _open(folder).ingest([handbook(tmp_path / "seed", "seed.md", "seed")])
     names = {}
     for side in ("left", "right"):
-        names[side] = [_doc(tmp_path / side, f"{side}-{n:02d}.md", f"{side} topic {n}", 40).name for n in range(12)]
+        names[side] = [handbook(tmp_path / side, f"{side}-{n:02d}.md", f"{side} topic {n}", 40).name for n in range(12)]
     procs = [subprocess.Popen([sys.executable, "-m", "copilot.cli", "ingest", str(tmp_path / side), "--index-dir",
                                str(folder), "--quiet"], env=_env(), cwd=ROOT, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True) for side in ("left", "right")]
@@ -140,24 +126,24 @@ def test_two_loads_of_different_folders_at_once_both_complete(tmp_path):
         assert "12 added" in out
     final = _open(folder)
     assert {s["source"] for s in final.sources()} == {"seed.md", *names["left"], *names["right"]}
-    _agree(final)
+    assert_agree(final)
 
 
 def test_rebuild_while_the_app_runs(tmp_path):
     folder = tmp_path / "idx"
     app = _open(folder)
-    app.ingest([_doc(tmp_path / "d", "churn.md", "churn"), _doc(tmp_path / "d", "nps.md", "promoters")])
+    app.ingest([handbook(tmp_path / "d", "churn.md", "churn"), handbook(tmp_path / "d", "nps.md", "promoters")])
     assert not app.answer("What is churn?").abstained
     out = cli("rebuild", "--index-dir", str(folder), "--quiet")
     assert out.returncode == 0, out.stderr
     time.sleep(2)  # the app notices within a second or two
-    report = app.ingest([_doc(tmp_path / "d", "after.md", "aftercare")])  # was: "attempt to write a readonly database"
+    report = app.ingest([handbook(tmp_path / "d", "after.md", "aftercare")])  # was: "attempt to write a readonly database"
     assert report.ok
     assert app.answer("What is churn?").citations[0].source == "churn.md"
     assert any(c.source == "after.md" for c in app.answer("What is aftercare?").citations)
     final = _open(folder)
     assert {s["source"] for s in final.sources()} == {"churn.md", "nps.md", "after.md"}
-    _agree(final)
+    assert_agree(final)
 
 
 def test_a_first_build_stopped_by_kill_is_finished_by_the_next_start(tmp_path, small_corpus):
@@ -181,14 +167,14 @@ def test_kill_9_during_the_first_build_resumes_where_it_stopped(tmp_path, small_
     assert out.returncode == -9, out.stderr[-2000:]
     half = _open(folder)
     assert not half.index.head["built"] and 0 < len(half.sources()) < 3  # the files committed so far
-    _agree(half)
+    assert_agree(half)
     half.close()
     out = cli("sources", "--json", "--index-dir", str(folder), env=env)
     assert out.returncode == 0, out.stderr
     assert {r["source"] for r in json.loads(out.stdout)} == {"nps.md", "ces.md", "journeys.md"}
     done = _open(folder)
     assert done.index.head["built"]
-    _agree(done)
+    assert_agree(done)
 
 
 @pytest.mark.parametrize("replacing", [False, True], ids=["new", "replacing"])
@@ -197,15 +183,13 @@ def test_kill_9_between_the_store_and_the_catalog(tmp_path, replacing):
     agree, a replaced document is whole, and `remove` works."""
     folder = tmp_path / "idx"
     docs = tmp_path / "docs"
-    seed = cli("ingest", str(_doc(docs, "keep.md", "loyalty")), str(_doc(docs, "policy.md", "refunds", 30)),
+    seed = cli("ingest", str(handbook(docs, "keep.md", "loyalty")), str(handbook(docs, "policy.md", "refunds", 30)),
                "--no-corpus", "--quiet", "--index-dir", str(folder))
     assert seed.returncode == 0, seed.stderr
     if replacing:
-        target = docs / "policy.md"
-        target.write_text(target.read_text().replace("applies to", "is waived for") +
-                          "\n## Exceptions\n\nRefund exceptions are granted by the refunds desk.\n")
+        target = _new_version(docs / "policy.md", "is waived for")
     else:
-        target = _doc(docs, "new.md", "warranty", 30)
+        target = handbook(docs, "new.md", "warranty", 30)
     out = killed("upsert-after", 1, "ingest", str(target), "--index-dir", str(folder), "--quiet")
     assert out.returncode == -9, out.stderr[-2000:]
     rows = json.loads(cli("sources", "--json", "--index-dir", str(folder)).stdout)
@@ -237,15 +221,13 @@ def _kill_case(tmp_path, point, nth, replacing):
     folder = tmp_path / "idx"
     docs = tmp_path / "docs"
     seed = _open(folder)
-    seed.ingest([_doc(docs, "keep.md", "loyalty"), _doc(docs, "policy.md", "refunds", 30)])
+    seed.ingest([handbook(docs, "keep.md", "loyalty"), handbook(docs, "policy.md", "refunds", 30)])
     old = {c.text for c in seed.store.all() if c.metadata["source"] == "policy.md"}
     seed.close()
     if replacing:
-        target = docs / "policy.md"
-        target.write_text(target.read_text().replace("applies to", "no longer applies to") +
-                          "\n## A new section\n\nRefund exceptions are granted by the refunds desk.\n")
+        target = _new_version(docs / "policy.md", "no longer applies to")
     else:
-        target = _doc(docs, "new.md", "warranty", 30)
+        target = handbook(docs, "new.md", "warranty", 30)
     out = killed(point, nth, "ingest", str(target), "--index-dir", str(folder), "--no-corpus", "--quiet")
     assert out.returncode == -9, (point, out.stdout, out.stderr[-2000:])
     # before anyone cleans up (we hold the lock, so this reader cannot): nothing unlisted answers, and the
@@ -268,13 +250,13 @@ def _kill_case(tmp_path, point, nth, replacing):
         lock.release()
     # the next writer (here: opening the index) finishes or undoes what the killed one left
     after = _open(folder)
-    sources = _agree(after)
+    sources = assert_agree(after)
     assert "keep.md" in sources and "policy.md" in sources
     # and a second run completes
     assert after.ingest([target]).ok
     after.close()
     final = _open(folder)
-    sources = _agree(final)
+    sources = assert_agree(final)
     assert set(sources) == {"keep.md", "policy.md"} | (set() if replacing else {"new.md"})
     if replacing:
         texts = _visible_texts(final, "policy.md")
@@ -296,16 +278,16 @@ def test_kill_9_during_a_replacing_load(tmp_path, point, nth):
 def test_kill_9_during_a_removal(tmp_path, point, nth):
     folder = tmp_path / "idx"
     seed = _open(folder)
-    seed.ingest([_doc(tmp_path / "d", "keep.md", "loyalty"), _doc(tmp_path / "d", "gone.md", "warranty", 30)])
+    seed.ingest([handbook(tmp_path / "d", "keep.md", "loyalty"), handbook(tmp_path / "d", "gone.md", "warranty", 30)])
     seed.close()
     out = killed(point, nth, "remove", "gone.md", "--index-dir", str(folder))
     assert out.returncode == -9, out.stderr[-2000:]
     after = _open(folder)
-    sources = _agree(after)
+    sources = assert_agree(after)
     assert "keep.md" in sources
     if "gone.md" in sources:  # killed before the commit: removing it again works
         assert cli("remove", "gone.md", "--index-dir", str(folder)).returncode == 0
-    assert set(_agree(_open(folder))) == {"keep.md"}
+    assert set(assert_agree(_open(folder))) == {"keep.md"}
     assert cli("remove", "gone.md", "--index-dir", str(folder)).returncode == 2  # a plain "no source named"
 
 
@@ -319,7 +301,7 @@ def test_the_running_app_answers_from_a_cli_loaded_document_within_5_s(tmp_path)
 
     folder = tmp_path / "idx"
     env = _env()
-    assert cli("ingest", str(_doc(tmp_path / "d", "churn.md", "churn")), "--no-corpus", "--quiet", "--index-dir",
+    assert cli("ingest", str(handbook(tmp_path / "d", "churn.md", "churn")), "--no-corpus", "--quiet", "--index-dir",
                str(folder), env=env).returncode == 0
     port = free_port()
     app = subprocess.Popen([sys.executable, "-m", "copilot.cli", "serve", "--port", str(port), "--index-dir",
@@ -338,10 +320,37 @@ def test_the_running_app_answers_from_a_cli_loaded_document_within_5_s(tmp_path)
             return any(c["source"] == source for c in client.predict(question, api_name="/ask")["citations"])
 
         assert cited("What is churn?", "churn.md") and not cited("What is zephyr?", "zephyr.md")
-        out = cli("ingest", str(_doc(tmp_path / "d", "zephyr.md", "zephyr")), "--quiet", "--index-dir", str(folder),
+        out = cli("ingest", str(handbook(tmp_path / "d", "zephyr.md", "zephyr")), "--quiet", "--index-dir", str(folder),
                   env=env)
         assert out.returncode == 0, out.stderr
-        assert _wait(lambda: cited("What is zephyr?", "zephyr.md"), timeout=10) < 5.0
+        assert wait_until(lambda: cited("What is zephyr?", "zephyr.md"), timeout=10) < 5.0
     finally:
         app.terminate()
         app.wait(timeout=30)
+
+
+def test_a_load_that_cannot_get_the_lock_says_who_holds_it_and_changes_nothing(tmp_path):
+    from copilot.stores.files import FileLock
+
+    folder = tmp_path / "idx"
+    _open(folder).ingest([handbook(tmp_path / "d", "keep.md", "loyalty")])
+    lock = FileLock(folder / "write.lock", str(folder))
+    assert lock.try_acquire({"pid": 4321, "host": "ops-box", "what": "cx-copilot rebuild", "since": "09:00"})
+    try:
+        out = cli("ingest", str(handbook(tmp_path / "d", "new.md", "warranty")), "--index-dir", str(folder),
+                  env=_env(COPILOT_LOCK_TIMEOUT="1"))
+    finally:
+        lock.release()
+    assert out.returncode == 2
+    assert "Waiting for process 4321 on ops-box (cx-copilot rebuild" in out.stderr
+    assert "error: The index at" in out.stderr and "Nothing was changed" in out.stderr
+    assert "Traceback" not in out.stderr
+    assert set(assert_agree(_open(folder))) == {"keep.md"}
+
+
+def test_an_unreachable_chroma_server_is_a_plain_error(tmp_path):
+    from conftest import free_port
+
+    out = cli("sources", "--chroma-url", f"http://127.0.0.1:{free_port()}", "--index-dir", str(tmp_path / "c"))
+    assert out.returncode == 2 and "Cannot reach the Chroma server at http://127.0.0.1:" in out.stderr
+    assert "Traceback" not in out.stderr
