@@ -271,8 +271,8 @@ class Index:
                 self._build(corpus_dir, progress)
             elif not self.backend.state.scan(f"source/{head.get('generation', '')}/"):
                 with self._writing("create the index") as s:
-                    if not s.head.get("built"):
-                        s.head["built"] = True  # an index started empty on purpose
+                    if not s.head.get("built") and not s.catalog:
+                        s.head["built"] = True  # an index started empty on purpose (not a build cut short)
                         self._put_head(s)
 
     def _check_manifest(self, head: dict) -> None:
@@ -754,6 +754,7 @@ class Index:
                 self._mismatch = (f"The index at {self.backend.describe()} was rebuilt with other settings "
                                   f"({head['manifest'].get('embedding')}); restart with those settings to use it.")
                 return False
+            self._mismatch = None
             stale = self._store is None or self._store_generation != generation or (
                 self.backend.reopen_to_see_changes and self._store_writes != head.get("writes", 0))
             if stale and not self._writing_here():

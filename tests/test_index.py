@@ -223,27 +223,29 @@ def test_an_index_in_the_first_layout_is_adopted(tmp_path, small_corpus):
 
     from copilot.chunking import ChunkSettings, chunk_document
     from copilot.documents import load_document
-    from copilot.stores.chroma_local import open_private
-    from copilot.stores._chroma import ChromaStore
+    import chromadb
+    from chromadb.api.shared_system_client import SharedSystemClient
 
     folder = tmp_path / "old"
     folder.mkdir()
     embedder = HashEmbedder()
-    collection, close, _ = open_private(folder / "chroma")
-    store = ChromaStore(collection, on_close=close)
+    # written as the first layout did: its collection settings, passages as documents, plain chunk ids
+    client = chromadb.PersistentClient(path=str(folder / "chroma"))
+    collection = client.get_or_create_collection("cx_chunks", configuration={"hnsw": {"space": "cosine"}},
+                                                 metadata={"app": "cx-copilot"}, embedding_function=None)
     sources = {}
     for path in sorted(small_corpus.glob("*.md")):
         doc = load_document(path)
         chunks = chunk_document(doc)
-        store.upsert([c.id for c in chunks], embedder.embed([c.embedding_text() for c in chunks]),
-                     [c.text for c in chunks], [c.metadata() for c in chunks])
+        collection.upsert(ids=[c.id for c in chunks], embeddings=embedder.embed([c.embedding_text() for c in chunks]),
+                          documents=[c.text for c in chunks], metadatas=[c.metadata() for c in chunks])
         import hashlib
 
         sources[doc.source] = {"source": doc.source, "path": str(path), "title": doc.title, "kind": doc.kind,
                                "pages": None, "chunks": len(chunks), "chunk_ids": [c.id for c in chunks],
                                "digest": hashlib.sha256(path.read_bytes()).hexdigest(), "loaded_at": "2026-11-01",
                                "topic": "", "summary": ""}
-    store.close()
+    SharedSystemClient.clear_system_cache()
     (folder / "manifest.json").write_text(json.dumps({"format": 1, "embedding": embedder.describe(),
                                                       "chunking": ChunkSettings().as_dict()}))
     (folder / "catalog.json").write_text(json.dumps({"revision": "x", "sources": sources}))

@@ -14,11 +14,13 @@ from .base import StateStore, StoreGoneError, StoredChunk, VectorStore
 
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
-# Graph settings for new collections (existing ones keep what they were made with). Chosen by
-# benchmarks/insert_speed.py: recall@30 against exact search stays at the level of the old settings
-# (ef_construction 200, 32 neighbours) while inserts are much cheaper; a wider search (ef_search) makes up for
-# the sparser graph at a fraction of a millisecond per query.
+# Graph settings for new collections (existing ones keep what they were made with; see
+# benchmarks/insert_speed.py for how they were chosen).
 HNSW = {"space": "cosine", "ef_construction": 200, "max_neighbors": 32, "ef_search": 128}
+# New collections keep each passage in this metadata key instead of Chroma's document field: Chroma indexes
+# documents for full-text search, which this index never uses (BM25 is ours), and that index was a third of
+# the cost of every insert. Collections made before keep their passages as documents; both are read.
+PASSAGE = "cx_passage"
 
 
 def batch_size(client, most: int = 5000) -> int:
@@ -37,7 +39,8 @@ def settings():
 
 
 def chunk_collection(client, name: str):
-    return client.get_or_create_collection(name, configuration={"hnsw": dict(HNSW)}, metadata={"app": "cx-copilot"},
+    return client.get_or_create_collection(name, configuration={"hnsw": dict(HNSW)},
+                                           metadata={"app": "cx-copilot", "passages": PASSAGE},
                                            embedding_function=None)
 
 
@@ -78,13 +81,29 @@ class ChromaStore(VectorStore):
         self.collection = _Guarded(collection)
         self.batch_size = batch_size
         self._on_close = on_close
+        self.in_metadata = (collection.metadata or {}).get("passages") == PASSAGE
 
     def upsert(self, ids, vectors, texts, metadatas):
         vectors = np.asarray(vectors, dtype=np.float32)
         for i in range(0, len(ids), self.batch_size):
-            self.collection.upsert(ids=list(ids[i:i + self.batch_size]), embeddings=vectors[i:i + self.batch_size],
-                                   documents=list(texts[i:i + self.batch_size]),
-                                   metadatas=[_clean(m) for m in metadatas[i:i + self.batch_size]])
+            part = slice(i, i + self.batch_size)
+            metas = [_clean(m) for m in metadatas[part]]
+            if self.in_metadata:
+                for m, t in zip(metas, texts[part]):
+                    m[PASSAGE] = t
+                self.collection.upsert(ids=list(ids[part]), embeddings=vectors[part], metadatas=metas)
+            else:
+                self.collection.upsert(ids=list(ids[part]), embeddings=vectors[part], documents=list(texts[part]),
+                                       metadatas=metas)
+
+    def _include(self, texts: bool) -> list[str]:
+        return ["metadatas"] + (["documents"] if texts and not self.in_metadata else [])
+
+    def _chunk(self, cid: str, meta: dict | None, doc: str | None, texts: bool, vector=None) -> StoredChunk:
+        meta = dict(meta or {})
+        passage = meta.pop(PASSAGE, None)
+        text = (passage if passage is not None else doc or "") if texts else ""
+        return StoredChunk(cid, text, meta, np.asarray(vector, dtype=np.float32) if vector is not None else None)
 
     def delete(self, ids):
         ids = list(ids)
@@ -100,15 +119,15 @@ class ChromaStore(VectorStore):
 
     def get(self, ids, *, texts=True, vectors=False):
         ids = list(ids)
-        include = (["documents"] if texts else []) + ["metadatas"] + (["embeddings"] if vectors else [])
+        include = self._include(texts) + (["embeddings"] if vectors else [])
         found: dict[str, StoredChunk] = {}
         for i in range(0, len(ids), self.batch_size):
             res = self.collection.get(ids=ids[i:i + self.batch_size], include=include)
-            docs = res.get("documents") if texts else None
+            docs = res.get("documents") if "documents" in include else None
             embs = res.get("embeddings") if vectors else None
             for n, cid in enumerate(res["ids"]):
-                found[cid] = StoredChunk(cid, docs[n] if docs is not None else "", res["metadatas"][n] or {},
-                                         np.asarray(embs[n], dtype=np.float32) if embs is not None else None)
+                found[cid] = self._chunk(cid, res["metadatas"][n], docs[n] if docs is not None else None, texts,
+                                         embs[n] if embs is not None else None)
         return [found[i] for i in ids if i in found]
 
     def query_chunks(self, vector, k):
@@ -118,19 +137,19 @@ class ChromaStore(VectorStore):
                                     include=["metadatas", "distances"])
         if not res["ids"] or not res["ids"][0]:
             return []
-        return [(StoredChunk(i, "", m or {}), 1.0 - float(d))
+        return [(self._chunk(i, m, None, False), 1.0 - float(d))
                 for i, m, d in zip(res["ids"][0], res["metadatas"][0], res["distances"][0])]
 
     def scan(self, where=None, texts=True):
-        include = (["documents"] if texts else []) + ["metadatas"]
+        include = self._include(texts)
         offset = 0
         while True:
             res = self.collection.get(where=dict(where) if where else None, limit=self.batch_size, offset=offset,
                                       include=include)
             if not res["ids"]:
                 return
-            docs = res.get("documents") if texts else None
-            yield [StoredChunk(i, docs[n] if docs is not None else "", res["metadatas"][n] or {})
+            docs = res.get("documents") if "documents" in include else None
+            yield [self._chunk(i, res["metadatas"][n], docs[n] if docs is not None else None, texts)
                    for n, i in enumerate(res["ids"])]
             offset += len(res["ids"])
 
