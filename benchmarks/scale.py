@@ -85,7 +85,8 @@ def probe(index_dir: str, url: str) -> dict:
         if scores is not None:
             np.argpartition(-scores, 29)[:30]
         bm25_ms.append((time.perf_counter() - t) * 1000)
-    return {"chunks": sum(s["chunks"] for s in cp.sources()), "sources": len(cp.sources()),
+    current = currency(cp, index_dir, url)
+    return {**current, "chunks": sum(s["chunks"] for s in cp.sources()), "sources": len(cp.sources()),
             "model_load_s": round(model_s, 2), "open_s": round(open_s, 2), "first_answer_s": round(first_s, 2),
             "first_answer_cited": bool(first.citations), "answered": f"{answered}/{len(questions)}",
             "answer_p50_ms": pct(answer_ms, 0.5), "answer_p95_ms": pct(answer_ms, 0.95),
@@ -94,6 +95,32 @@ def probe(index_dir: str, url: str) -> dict:
             "rss_before_mb": round(base), "rss_model_mb": round(model_rss),
             "rss_mb": round(rss_mb()), "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
             "index_rss_mb": round(rss_mb() - model_rss)}
+
+
+def currency(cp, index_dir: str, url: str) -> dict:
+    """Another process loads one document; how long until this open index answers from it (the dense side, at
+    once) and until its BM25 index covers it (rebuilt in the background)."""
+    doc = Path(index_dir).parent / f"late-{int(time.time())}.md"
+    doc.write_text("# Zephyrine service charter\n\n## What is the Zephyrine charter?\n\nThe Zephyrine charter promises "
+                   "every caller a named agent and a reply within 17 minutes, day or night.\n", encoding="utf-8")
+    env = {**os.environ}
+    if url:
+        env["COPILOT_CHROMA_URL"] = url
+    out = subprocess.run([sys.executable, "-m", "copilot.cli", "ingest", str(doc), "--quiet", "--index-dir", index_dir],
+                         capture_output=True, text=True, env=env)
+    committed = time.perf_counter()
+    if out.returncode:
+        raise RuntimeError(out.stderr[-2000:])
+    dense = bm25 = None
+    while time.perf_counter() - committed < 120 and (dense is None or bm25 is None):
+        if dense is None and any(c.source == doc.name for c in cp.answer("What is the Zephyrine charter?").citations):
+            dense = time.perf_counter() - committed
+        view = cp.index._view
+        if bm25 is None and any(name == doc.name for name, _ in view.lexical_key):
+            bm25 = time.perf_counter() - committed
+        time.sleep(0.05)
+    return {"answers_new_doc_after_s": round(dense, 2) if dense is not None else None,
+            "bm25_covers_it_after_s": round(bm25, 2) if bm25 is not None else None}
 
 
 def disk_mb(folder: Path) -> float:

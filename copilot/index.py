@@ -258,22 +258,16 @@ class Index:
     def _open(self, corpus, progress, check: bool) -> None:
         head = self._read_head()
         if head is None:
-            with self._writing("create the index"):
+            with self._writing("create the index", built=not corpus):
                 pass  # the session creates the head (or adopts an index in the old layout)
             head = self._read_head()
         if check:
             self._check_manifest(head)
         if self.backend.state.scan("journal/"):
             self._try_recover()
-        if not head.get("built"):
-            if corpus:
-                corpus_dir = config.builtin_corpus_dir() if corpus is True else Path(corpus)
-                self._build(corpus_dir, progress)
-            elif not self.backend.state.scan(f"source/{head.get('generation', '')}/"):
-                with self._writing("create the index") as s:
-                    if not s.head.get("built") and not s.catalog:
-                        s.head["built"] = True  # an index started empty on purpose (not a build cut short)
-                        self._put_head(s)
+        if not head.get("built") and corpus:
+            corpus_dir = config.builtin_corpus_dir() if corpus is True else Path(corpus)
+            self._build(corpus_dir, progress)
 
     def _check_manifest(self, head: dict) -> None:
         wanted, found = self.manifest(), head.get("manifest", {})
@@ -304,9 +298,11 @@ class Index:
     # ------------------------------------------------------------ writing: sessions, recovery
 
     @contextmanager
-    def _writing(self, what: str, timeout: float | None = None) -> Iterator[_Session]:
+    def _writing(self, what: str, timeout: float | None = None, built: bool = False) -> Iterator[_Session]:
         """Hold the index's write lock: in this process (re-entrant) and across processes. On entry the head and
-        the catalog are read fresh and any write a killed process left half done is finished or undone."""
+        the catalog are read fresh and any write a killed process left half done is finished or undone. A new
+        index's head records `built` as given: True for an index started empty on purpose, False while the
+        built-in corpus is still to be loaded (only a completed build sets it then)."""
         with self._write_lock:
             if self._session is not None:
                 yield self._session
@@ -316,7 +312,7 @@ class Index:
             try:
                 head = self._read_head()
                 if head is None:
-                    head = self._adopt_legacy() or self._new_head()
+                    head = self._adopt_legacy() or {**self._new_head(), "built": built}
                     self.backend.state.put("head", head)
                 generation = head.get("generation", "")
                 store = self._writer_store(head, generation)

@@ -151,6 +151,8 @@ def test_a_first_build_stopped_by_kill_is_finished_by_the_next_start(tmp_path, s
     env = _env(COPILOT_CORPUS_DIR=str(small_corpus))
     out = killed("embed", 1, "sources", "--index-dir", str(folder), env=env)  # dies inside the first build
     assert out.returncode == -9
+    # a command that does not build (remove) finds nothing, and must not take the empty index as finished
+    assert cli("remove", "nps.md", "--index-dir", str(folder), env=env).returncode == 2
     out = cli("sources", "--json", "--index-dir", str(folder), env=env)  # was: an empty index forever
     assert out.returncode == 0, out.stderr
     assert {r["source"] for r in json.loads(out.stdout)} == {"nps.md", "ces.md", "journeys.md"}
