@@ -2,13 +2,14 @@
 
     .venv/bin/python benchmarks/faults.py --out docs/faults.json             # embedded Chroma
     .venv/bin/python benchmarks/faults.py --server --out docs/faults-server.json  # a `chroma run` it starts
+    .venv/bin/python benchmarks/faults.py --timed-only                            # only the kills in time
 
 Two families, each case on a fresh index of 3 documents (hash embedder: the model is not what is tested):
 
 - at a named step (tests/fault_runner.py kills the process with SIGKILL right there) of a new load, a
   replacing load, a removal and the first build;
-- at a point in time: a CLI load of 20 files is killed after 0.5 ... 8.5 s, 17 times over one index (the
-  issue's "kill -9 of a CLI load, 17 times at different points"), then loaded to the end.
+- at a point in time: a whole CLI load of 20 files is timed, then 17 such loads, each into a fresh index,
+  are killed at 1/18, 2/18 ... 17/18 of that time, and each is run again to the end.
 
 After each kill, before anyone cleans up: every chunk retrieval can return is in a load the catalog lists
 ("unlisted answered" counts the ones that are not), and a replaced document is either all old or all new.
@@ -138,38 +139,46 @@ def step_case(work: Path, scenario: str, step: str, url: str | None, n: int) -> 
     return row
 
 
-def timed_kills(work: Path, url: str | None, times: list[float]) -> list[dict]:
-    folder, docs = work / "timed", work / "timed-docs"
-    for n in range(20):
-        handbook(docs, f"file-{n:02d}.md", f"topic {n}", 60)
+def timed_kills(work: Path, url: str | None, n: int = 17) -> list[dict]:
+    """Time a whole CLI load of 20 files, then kill n loads, each into a fresh index, at n points spread over
+    that time; after each kill the index must agree with itself and a second run must finish the load."""
+    docs = work / "timed-docs"
+    for i in range(20):
+        handbook(docs, f"file-{i:02d}.md", f"topic {i}", 60)
     env = {**_env(url, f"timed{os.getpid() % 1000}"), "CX_TEST_INGEST_GROUP": "8"}
+    load = [sys.executable, str(RUNNER), "none", "0", "--", "ingest", str(docs), "--no-corpus", "--quiet", "--index-dir"]
+    t0 = time.perf_counter()
+    subprocess.run(load + [str(work / "timed-whole")], env=env, check=True, capture_output=True)
+    whole = time.perf_counter() - t0
     rows = []
     os.environ.update({k: v for k, v in env.items() if k.startswith("COPILOT_CHROMA")})
     try:
-        for delay in times:
-            p = subprocess.Popen([sys.executable, str(RUNNER), "none", "0", "--", "ingest", str(docs), "--no-corpus",
-                                  "--quiet", "--index-dir", str(folder)], env=env, stdout=subprocess.DEVNULL,
-                                 stderr=subprocess.DEVNULL)
+        for i in range(1, n + 1):
+            folder = work / f"timed-{i:02d}"
+            env["COPILOT_CHROMA_INDEX"] = f"timed{os.getpid() % 1000}x{i}"
+            os.environ.update({k: v for k, v in env.items() if k.startswith("COPILOT_CHROMA")})
+            delay = whole * i / (n + 1)
+            p = subprocess.Popen(load + [str(folder)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             time.sleep(delay)
             p.send_signal(signal.SIGKILL)
             p.wait()
             cp = _open(folder, url)
             agree, orphans = _check(cp)
-            rows.append({"kill_after_s": delay, "finished_first": p.returncode == 0, "agree": agree,
-                         "orphans": orphans, "sources": len(cp.catalog["sources"])})
+            loaded = len(cp.catalog["sources"])
+            cp.close()
+            again = subprocess.run(load + [str(folder)], env=env, capture_output=True, text=True)
+            cp = _open(folder, url)
+            final_agree, _ = _check(cp)
+            rows.append({"kill_after_s": round(delay, 2), "finished_before_the_kill": p.returncode == 0,
+                         "sources_at_kill": loaded, "agree": agree, "orphans": orphans,
+                         "second_run_ok": again.returncode == 0, "agree_final": final_agree,
+                         "sources_final": len(cp.catalog["sources"])})
             cp.close()
             print(json.dumps(rows[-1]), flush=True)
-        done = subprocess.run([sys.executable, "-m", "copilot.cli", "ingest", str(docs), "--quiet", "--index-dir",
-                               str(folder)], env=env, capture_output=True, text=True)
-        cp = _open(folder, url)
-        agree, orphans = _check(cp)
-        rows.append({"final_run_ok": done.returncode == 0, "agree": agree, "orphans": orphans,
-                     "sources": len(cp.catalog["sources"])})
-        cp.close()
     finally:
         for k in [k for k in os.environ if k.startswith("COPILOT_CHROMA")]:
             del os.environ[k]
-    return rows
+    return [{"whole_load_s": round(whole, 2)}, *rows]
 
 
 def start_server(folder: Path) -> tuple[subprocess.Popen, str]:
@@ -198,6 +207,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--server", action="store_true", help="run every case against a `chroma run` server")
     ap.add_argument("--out", default="")
+    ap.add_argument("--timed-only", action="store_true", help="only the kills at points in time")
     args = ap.parse_args()
     started = time.perf_counter()
     server = None
@@ -207,13 +217,13 @@ def main() -> int:
             server, url = start_server(Path(tmp) / "server")
         try:
             rows, n = [], 0
-            for scenario in ("new", "replacing", "removal", "first build"):
+            for scenario in ("new", "replacing", "removal", "first build") if not args.timed_only else ():
                 for step in STEPS:
                     n += 1
                     row = step_case(Path(tmp) / f"case-{n}", scenario, step, url, n)
                     rows.append(row)
                     print(json.dumps(row), flush=True)
-            timed = timed_kills(Path(tmp), url, [0.5 + 0.5 * i for i in range(17)])
+            timed = timed_kills(Path(tmp), url)
         finally:
             if server:
                 server.terminate()
@@ -223,14 +233,21 @@ def main() -> int:
                "unlisted_answered": sum(r.get("unlisted_answered", 0) for r in killed),
                "replaced_served_whole": all(r.get("replaced_whole", True) for r in killed),
                "second_run_completes": all(r["second_run_ok"] and r["agree_final"] for r in killed),
-               "timed_kills": len(timed) - 1, "timed_agree": all(r["agree"] for r in timed),
-               "timed_final_ok": timed[-1]["final_run_ok"], "seconds": round(time.perf_counter() - started)}
+               "timed_kills": len(timed) - 1, "timed_interrupted_a_load": sum(not r["finished_before_the_kill"]
+                                                                              for r in timed[1:]),
+               "timed_agree": all(r["agree"] for r in timed[1:]),
+               "timed_second_run_completes": all(r["second_run_ok"] and r["agree_final"] and r["sources_final"] == 20
+                                                 for r in timed[1:]),
+               "seconds": round(time.perf_counter() - started)}
     print(json.dumps(summary, indent=1))
     if args.out:
         Path(args.out).write_text(json.dumps({"date": datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
                                               "backend": "chroma server" if args.server else "embedded chroma",
                                               "summary": summary, "steps": rows, "timed": timed}, indent=1))
-    return 0 if summary["agree_after_every_kill"] and summary["second_run_completes"] and summary["timed_agree"] else 1
+    ok = summary["timed_agree"] and summary["timed_second_run_completes"]
+    if rows:
+        ok = ok and summary["agree_after_every_kill"] and summary["second_run_completes"]
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

@@ -236,6 +236,9 @@ class Index:
         self._store_writes = -1  # head["writes"] this handle has seen
         self._retired: list[tuple[float, VectorStore]] = []
         self._tokens: dict[str, LoadTokens] = {}  # BM25 tokens of each load, cached
+        self._snapshot: dict[str, LoadTokens] = {}  # tokens read from this machine's cache files
+        self._token_files: set[str] = set()  # the cache files read so far
+        self._snapshot_saved = 0.0
         self._mismatch: str | None = None
         self._closed = threading.Event()
         self._lexical_wanted = threading.Event()
@@ -553,9 +556,8 @@ class Index:
                     self._delete_load(s.store, known.get("load"), known.get("chunk_ids"))
             self._bump(s, writes=True)
             self.backend.state.delete([_journal_key(s.generation, load) for _, _, _, load in todo])
-            for load, t in tokens.items():
-                self._tokens[load] = t
-                t.save(self._token_path(load))
+            self._tokens.update(tokens)
+            LoadTokens.save_many(self._token_path(f"g-{uuid.uuid4().hex[:12]}"), tokens)
             self._publish_catalog(s)
         return embedded
 
@@ -672,9 +674,6 @@ class Index:
             if self.backend.shared_state_is_remote:
                 time.sleep(2 * self.poll_seconds)  # let the other replicas move over before the old one goes
             self._drop_generation(old_generation)
-            for path in self.cache_dir.glob("tokens/*.npz") if self.cache_dir.exists() else []:
-                if path.stem not in {e.get("load") for e in s.catalog.values()}:
-                    path.unlink(missing_ok=True)
         self.wait_current()
         return report, [e["path"] for e in gone.values()]
 
@@ -793,9 +792,15 @@ class Index:
 
     def _build_lexical(self, catalog: dict[str, dict], store: VectorStore):
         parts = []
+        fresh = 0
         for name in sorted(catalog):
             entry = catalog[name]
+            key = _token_key(entry)
+            known = key in self._tokens or key in self._snapshot
             parts.append(self._load_tokens(entry, store))
+            fresh += not known
+        if fresh and time.monotonic() - self._snapshot_saved > 30:
+            self._consolidate_tokens({_token_key(catalog[n]): p for n, p in zip(sorted(catalog), parts)})
         merged = LoadTokens.concat(parts)
         acronyms: dict[str, str] = {}
         for part in parts:
@@ -804,17 +809,42 @@ class Index:
         return merged.to_lexical(), acronyms, _lexical_key(catalog)
 
     def _load_tokens(self, entry: dict, store: VectorStore) -> LoadTokens:
-        key = entry.get("load") or f"legacy-{entry.get('fingerprint', '')}"
+        key = _token_key(entry)
         cached = self._tokens.get(key)
         if cached is None:
-            cached = LoadTokens.load(self._token_path(key))
-        if cached is None:
+            cached = self._snapshot.get(key)
+        if cached is None:  # cache files written since we last looked (this machine's other processes)
+            for path in sorted(self.cache_dir.glob("tokens/*.npz")) if self.cache_dir.exists() else []:
+                if path.name not in self._token_files:
+                    self._token_files.add(path.name)
+                    self._snapshot.update(LoadTokens.load_many(path))
+            cached = self._snapshot.get(key)
+        if cached is None:  # not cached here (another machine loaded it): tokenize it from the store
             chunks = list(self._chunks_of(entry, store))
             cached = LoadTokens.from_chunks([c.id for c in chunks], [_lexical_text(c.metadata, c.text) for c in chunks],
                                             find_acronyms([c.text for c in chunks]))
-            cached.save(self._token_path(key))
         self._tokens[key] = cached
         return cached
+
+    def _consolidate_tokens(self, parts: dict[str, LoadTokens]) -> None:
+        """Write every current load's tokens into one cache file and delete the files it makes redundant (whose
+        loads it holds, or that have been gone for a minute), so a start reads a few files, not one per load."""
+        folder = self.cache_dir / "tokens"
+        new = self._token_path(f"all-{uuid.uuid4().hex[:12]}")
+        before = list(folder.glob("*.npz")) if folder.exists() else []
+        LoadTokens.save_many(new, parts)
+        self._snapshot_saved = time.monotonic()
+        if not new.exists():
+            return
+        self._token_files.add(new.name)
+        for path in before:
+            try:
+                held = LoadTokens.keys_in(path)
+                old = time.time() - path.stat().st_mtime > 60
+            except OSError:
+                continue
+            if held <= set(parts) or (old and not held & set(parts)):
+                path.unlink(missing_ok=True)
 
     def _chunks_of(self, entry: dict, store: VectorStore) -> Iterator[StoredChunk]:
         if entry.get("load"):
@@ -841,9 +871,10 @@ class Index:
             retriever = Retriever(self.embedder, CatalogView(current.store, current.catalog, self._current_store),
                                   lexical, settings, acronyms)
             self._view = _View(current.head, current.catalog, current.store, retriever, key)
-            live = {e.get("load") or f"legacy-{e.get('fingerprint', '')}" for e in current.catalog.values()}
+            live = {_token_key(e) for e in current.catalog.values()}
             for k in [k for k in self._tokens if k not in live]:
                 del self._tokens[k]
+            self._snapshot = {}  # what it held is in _tokens now
         with self._lexical_done:
             self._lexical_done.notify_all()
 
@@ -890,6 +921,10 @@ class _Kept:
 
     def embedding_text(self) -> str:
         return self._chunk.embedding_text()
+
+
+def _token_key(entry: dict) -> str:
+    return entry.get("load") or f"legacy-{entry.get('fingerprint', '')}"
 
 
 def _lexical_text(meta: dict, text: str) -> str:

@@ -1,11 +1,11 @@
 """BM25 over chunk texts (bm25s scores the queries), with our own tokenizer so acronyms and exact terms
 (NPS, FCR) match.
 
-The index is assembled from `LoadTokens`: one load's chunks, tokenized once and kept as term counts (in memory
-and in a small cache file per load). A load id is never reused, so a cache entry never goes stale: when the
-catalog changes, only new loads are tokenized, and the BM25 matrix for the whole catalog is put together from
-the counts with a few vectorised numpy steps (the same Lucene formulas bm25s uses, into bm25s' own score
-layout), instead of re-tokenizing every chunk.
+The index is assembled from `LoadTokens`: one load's chunks, tokenized once and kept as term counts (in memory,
+and in cache files that hold many loads each). A load id is never reused, so a cache entry never goes stale:
+when the catalog changes, only new loads are tokenized, and the BM25 matrix for the whole catalog is put
+together from the counts with a few vectorised numpy steps (the same Lucene formulas bm25s uses, into bm25s'
+own score layout), instead of re-tokenizing every chunk.
 """
 
 from __future__ import annotations
@@ -51,16 +51,21 @@ class LoadTokens:
 
     @classmethod
     def concat(cls, parts: Sequence[LoadTokens]) -> LoadTokens:
-        """One LoadTokens for several, in order, over a merged vocabulary (acronyms: the first definition wins)."""
+        """One LoadTokens for several, in order, over a merged vocabulary (acronyms: the first definition wins).
+        Parts that share one vocabulary list (cut from one snapshot) are mapped once."""
         if len(parts) == 1:
             return parts[0]
         vocab: dict[str, int] = {}
+        mappings: dict[int, np.ndarray] = {}
         ids: list[str] = []
         rows, cols, tf, lens = [], [], [], []
         acronyms: dict[str, str] = {}
         offset = 0
         for p in parts:
-            mapping = np.asarray([vocab.setdefault(t, len(vocab)) for t in p.vocab], dtype=np.int32)
+            mapping = mappings.get(id(p.vocab))
+            if mapping is None:
+                mapping = mappings[id(p.vocab)] = np.asarray([vocab.setdefault(t, len(vocab)) for t in p.vocab],
+                                                             dtype=np.int32)
             ids.extend(p.ids)
             rows.append(p.rows + offset)
             cols.append(mapping[p.cols] if len(p.cols) else p.cols)
@@ -72,27 +77,53 @@ class LoadTokens:
         cat = (lambda xs: np.concatenate(xs) if xs else np.zeros(0, dtype=np.int32))
         return cls(ids, cat(lens), cat(rows), cat(cols), cat(tf), list(vocab), acronyms)
 
-    def save(self, path: Path) -> None:
-        """Write the cache file (atomically: a reader never sees half of one). Best effort: a read-only folder
-        only means the tokens are computed again next time."""
+    @staticmethod
+    def save_many(path: Path, parts: dict[str, LoadTokens]) -> None:
+        """Several loads' tokens in one cache file (written atomically: a reader never sees half of one), each
+        load's rows findable again by its key. Best effort: a read-only folder only means the tokens are
+        computed again next time."""
+        keys = list(parts)
+        merged = LoadTokens.concat([parts[k] for k in keys]) if keys else LoadTokens([], np.zeros(0, np.int32),
+                                                                                     *(np.zeros(0, np.int32),) * 3, [])
+        bounds = np.cumsum([0] + [len(parts[k].ids) for k in keys]).astype(np.int64)
+        acronyms = [parts[k].acronyms for k in keys]
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npz")
-            np.savez(tmp, ids=np.asarray(self.ids, dtype=str), doc_len=self.doc_len, rows=self.rows,
-                     cols=self.cols, tf=self.tf, vocab=np.asarray(self.vocab, dtype=str),
-                     acronyms=np.asarray(json.dumps(self.acronyms)))
+            np.savez(tmp, ids=np.asarray(merged.ids, dtype=str), doc_len=merged.doc_len, rows=merged.rows,
+                     cols=merged.cols, tf=merged.tf, vocab=np.asarray(merged.vocab, dtype=str),
+                     keys=np.asarray(keys, dtype=str), bounds=bounds, acronyms=np.asarray(json.dumps(acronyms)))
             os.replace(tmp, path)
         except OSError:
             pass
 
-    @classmethod
-    def load(cls, path: Path) -> LoadTokens | None:
+    @staticmethod
+    def keys_in(path: Path) -> set[str]:
+        """Which loads a cache file holds (without reading their tokens)."""
         try:
             with np.load(path, allow_pickle=False) as data:
-                return cls(data["ids"].tolist(), data["doc_len"], data["rows"], data["cols"], data["tf"],
-                           data["vocab"].tolist(), json.loads(str(data["acronyms"])))
+                return set(data["keys"].tolist())
         except (OSError, ValueError, KeyError):
-            return None
+            return set()
+
+    @classmethod
+    def load_many(cls, path: Path) -> dict[str, LoadTokens]:
+        """The loads of a cache file, as views of its arrays sharing one vocabulary ({} if it cannot be read)."""
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                ids, doc_len, rows, cols, tf = (data["ids"].tolist(), data["doc_len"], data["rows"], data["cols"],
+                                                data["tf"])
+                vocab, keys, bounds = data["vocab"].tolist(), data["keys"].tolist(), data["bounds"]
+                acronyms = json.loads(str(data["acronyms"]))
+        except (OSError, ValueError, KeyError):
+            return {}
+        starts = np.searchsorted(rows, bounds)  # rows are in document order
+        out = {}
+        for n, key in enumerate(keys):
+            a, b = int(bounds[n]), int(bounds[n + 1])
+            lo, hi = int(starts[n]), int(starts[n + 1])
+            out[key] = cls(ids[a:b], doc_len[a:b], rows[lo:hi] - a, cols[lo:hi], tf[lo:hi], vocab, acronyms[n])
+        return out
 
     def to_lexical(self) -> LexicalIndex:
         return LexicalIndex.from_counts(self)
