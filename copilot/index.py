@@ -142,18 +142,19 @@ def _journal_key(generation: str, load: str) -> str:
 
 
 class CatalogView(VectorStore):
-    """The store as the catalog sees it: a chunk is visible only when the catalog lists the load that wrote it.
-    Dense search asks for more neighbours when some of the nearest are not (yet, or any more) listed."""
+    """The store as the catalog sees it: a chunk is visible only when the catalog lists the load that wrote it
+    (the load id ends the chunk's store id, so no metadata has to be fetched to tell). Dense search asks for
+    more neighbours when some of the nearest are not (yet, or any more) listed."""
 
     def __init__(self, store: VectorStore, catalog: dict[str, dict], on_gone: Callable[[], VectorStore] | None = None):
         self.store = store
         self.loads = {e["load"] for e in catalog.values() if e.get("load")}
-        self.legacy = {name for name, e in catalog.items() if not e.get("load")}
+        self.legacy = {i for e in catalog.values() if not e.get("load") for i in e.get("chunk_ids", [])}
         self._on_gone = on_gone
 
-    def visible(self, meta: dict) -> bool:
-        load = meta.get("load")
-        return load in self.loads if load else meta.get("source") in self.legacy
+    def visible(self, chunk_id: str) -> bool:
+        _, dot, load = chunk_id.rpartition(".")
+        return load in self.loads if dot else chunk_id in self.legacy
 
     def _call(self, fn):
         try:
@@ -163,19 +164,24 @@ class CatalogView(VectorStore):
                 raise
             return fn(self._on_gone())  # a rebuild dropped this generation: ask the current one
 
-    def query_chunks(self, vector, k):
+    def query(self, vector, k):
         def run(store):
             fetch = k
             while True:
-                found = store.query_chunks(vector, fetch)
-                ok = [(c, s) for c, s in found if self.visible(c.metadata)]
+                found = store.query(vector, fetch)
+                ok = [(i, s) for i, s in found if self.visible(i)]
                 if len(ok) >= k or len(found) < fetch or fetch >= 64 * k:
                     return ok[:k]
                 fetch *= 4
         return self._call(run)
 
+    def query_chunks(self, vector, k):
+        hits = dict(self.query(vector, k))
+        return [(c, hits[c.id]) for c in self.get(list(hits), texts=False)]
+
     def get(self, ids, *, texts=True, vectors=False):
-        return self._call(lambda s: [c for c in s.get(ids, texts=texts, vectors=vectors) if self.visible(c.metadata)])
+        ids = [i for i in ids if self.visible(i)]
+        return self._call(lambda s: s.get(ids, texts=texts, vectors=vectors))
 
     def count(self):
         return self._call(lambda s: s.count())

@@ -130,6 +130,15 @@ class ChromaStore(VectorStore):
                                          embs[n] if embs is not None else None)
         return [found[i] for i in ids if i in found]
 
+    def query(self, vector, k):
+        if k <= 0:
+            return []
+        res = self.collection.query(query_embeddings=[np.asarray(vector, dtype=np.float32)], n_results=k,
+                                    include=["distances"])
+        if not res["ids"] or not res["ids"][0]:
+            return []
+        return [(i, 1.0 - float(d)) for i, d in zip(res["ids"][0], res["distances"][0])]
+
     def query_chunks(self, vector, k):
         if k <= 0:
             return []
