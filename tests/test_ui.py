@@ -334,7 +334,8 @@ def test_library_refuses_a_forged_admin_flag(real_index, real_copilot, tmp_path,
 
 LLM_ENV = ("COPILOT_BACKEND", "COPILOT_OPENAI_BASE_URL", "COPILOT_OPENAI_MODEL", "COPILOT_OPENAI_API_KEY",
            "OPENAI_API_KEY", "OPENAI_BASE_URL", "COPILOT_OLLAMA_URL", "COPILOT_OLLAMA_MODEL", "OLLAMA_HOST",
-           "COPILOT_LLAMACPP_MODEL", "COPILOT_LLAMACPP_CTX", "COPILOT_LLM_TIMEOUT")
+           "COPILOT_LLAMACPP_MODEL", "COPILOT_LLAMACPP_CTX", "COPILOT_LLM_TIMEOUT", "COPILOT_LOCAL_MODEL",
+           "COPILOT_LOCAL_CTX", "COPILOT_LOCAL_THREADS", "COPILOT_LLM_MAX_TOKENS")
 NPS_QUESTION = "How is NPS calculated?"
 GOOD = ("NPS is calculated by subtracting the percentage of detractors from the percentage of promoters [{n}]. "
         "Promoters answer 9 or 10 and detractors answer 0 to 6 [{n}].")
