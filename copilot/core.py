@@ -38,6 +38,7 @@ from .retrieval import Hit, RetrievalSettings, Retriever, find_acronyms
 from .store import VectorStore
 from .sentences import VECTORS_KEY, from_metadata, pack_vectors
 from .text import aspect, aspect_phrases, split_sentences, terms
+from .toolkit import toolkit_answer
 
 FORMAT = 1
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
@@ -420,6 +421,12 @@ class Copilot:
         if not question:
             raise CopilotError("The question is empty: type a question about customer experience.")
         answerer = answerer or self.answerer
+        toolkit = toolkit_answer(lambda: self.retriever, question, history)  # calculations, sources side by side
+        if toolkit is not None:
+            toolkit.timings = {"total_ms": round((time.perf_counter() - t0) * 1000, 1)}
+            yield toolkit.text
+            yield toolkit
+            return
         if not normalise_history(history) and is_follow_up(question) and len(terms(question)) <= 1:
             # "and how do I calculate it?" with nothing before it: ask rather than guess what "it" is
             result = Answer(question, "Which topic do you mean? Ask the whole question, for example \"How is NPS "
