@@ -449,8 +449,8 @@ def solve_ces(bound: Bound, parsed: Parsed) -> list[Result] | Clarify:
 BASE_ROLES = (
     Role("start", COUNT, ("start", "started", "begin", "began", "beginning", "opening", "had", "with", "first day",
                           "start of"), whole=True),
-    Role("end", COUNT, ("end", "ended", "finish", "finished", "closing", "close", "now have", "left with",
-                        "at the end")),
+    Role("end", COUNT, ("end", "ended", "finish", "finished", "closing", "close", "now", "left with",
+                        "at the end", "remaining", "remain")),
     Role("lost", COUNT, ("lost", "lose", "churned", "churn", "cancel", "cancelled", "left", "leave", "quit",
                          "defected", "stopped", "gone", "attrition", "departed"), part=True),
     Role("new", COUNT, ("gained", "gain", "new", "acquired", "added", "won", "signed up", "joined", "join",
@@ -485,6 +485,13 @@ def _solve_base(bound: Bound, parsed: Parsed, want: tuple[str, ...]) -> list[Res
         return problem
     S, E, L, N = _base(bound)
     period = _period_word(parsed)
+    if E is None and L is None and S is not None:
+        # "5,000 on 1 January and 4,600 on 31 March": a second head count with no other label is the end count
+        start = bound.get("start")
+        later = [q for q in parsed.quantities if q.kind == "count" and q.start > start.start
+                 and all(q is not v for v in bound.values.values()) and not any(affinity(q, r) for r in BASE_ROLES)]
+        if len(later) == 1:
+            E = later[0].value
     if S is None:
         return Clarify(want[0], f"How many customers did you have at the start of the {period}? Churn and retention "
                                 "are measured against the customers you started with.")
@@ -571,8 +578,8 @@ def solve_clv(bound: Bound, parsed: Parsed) -> list[Result] | Clarify:
     G, L, r, d = bound.get("margin"), bound.get("lifespan"), bound.get("retention"), bound.get("discount")
     unit = (R or O).unit if (R or O) is not None else "$"
     if R is None and O is None:
-        return Clarify("clv", "How much does a customer spend (for example \"ARPU $40 a month\" or \"$50 per order, "
-                              "4 orders a year\")?")
+        return Clarify("clv", "How much does a customer spend (the revenue per customer a month or a year, or the "
+                              "average order value and the orders a year)?")
     if R is not None:
         times = _per_year(R)
         if times is None:
@@ -593,7 +600,7 @@ def solve_clv(bound: Bound, parsed: Parsed) -> list[Result] | Clarify:
         revenue_label = f"{money(O.value, unit)} per order, {fmt(F.value * times)} orders a year"
     if G is None:
         return Clarify("clv", "What gross margin do you earn on that revenue? CLV counts the profit a customer brings, "
-                              "so it needs the margin (for example \"70% margin\"); a revenue-only CLV would "
+                              "so it needs the gross margin as a percentage; a revenue-only CLV would "
                               "overstate what a customer is worth.")
     margin = G.value / 100
     annual = yearly * margin
@@ -617,9 +624,9 @@ def solve_clv(bound: Bound, parsed: Parsed) -> list[Result] | Clarify:
                        [f"m is the annual margin per customer ({revenue_text} × {pct(G.value)} = "
                         f"{money(annual, unit)}), r the annual retention rate and d the annual discount rate."])]
     if r is not None:
-        return Clarify("clv", "What discount rate should I use with that retention rate (for example 10%)? Or give "
+        return Clarify("clv", "What discount rate should I use with that retention rate? Or give "
                               "the expected customer lifetime in years instead.")
-    return Clarify("clv", "How long does a customer stay (for example \"3-year lifetime\")? Or give the annual "
+    return Clarify("clv", "How many years does a customer stay? Or give the annual "
                           "retention and discount rates for the margin-based formula.")
 
 

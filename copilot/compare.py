@@ -19,7 +19,8 @@ from .text import split_sentences, stem, terms
 
 SOURCES = (r"(?:sources?|documents?|docs|references?|authors?|authorities|guides?|vendors?|experts?|files?|texts?|"
            r"literature|articles?|frameworks?|materials?|knowledge base)")
-DETERMINERS = r"(?:(?:the|our|these|those|my|different|various|each|all|your|loaded)\s+)*"
+DETERMINERS = (r"(?:(?:the|our|these|those|my|different|various|each|all|your|loaded)\s+)*"
+               r"(?:(?!(?:define|describe|say|agree|differ)\b)[\w-]+\s+){0,2}")  # "the three vendor guides"
 CALC = r"(?:calculate|compute|measure|work out|figure out)"
 _ASKS = [
     re.compile(rf"\bhow (?:do|does|did) {DETERMINERS}{SOURCES} (?P<verb>define|describe|explain|characteri[sz]e|"

@@ -28,6 +28,9 @@ PERIODS = {"day": "day", "daily": "day", "week": "week", "weekly": "week", "mont
 BOUNDARY_WORDS = frozenset({"and", "but", "while", "whereas", "plus", "then", "so", "whilst"})
 SCORE_VERBS = frozenset({"answered", "answering", "scored", "gave", "give", "gives", "giving", "rated", "chose",
                          "choose", "chooses", "choosing", "picked", "picks", "selected", "ticked"})
+SCALE_NOUNS = frozenset({"stars", "star", "points", "ratings", "scores", "answers", "responses", "s"})
+MONTHS = frozenset("""january february march april may june july august september october november december jan feb
+                   mar apr jun jul aug sep sept oct nov dec""".split())
 MONEY_WORDS = {"dollars": "$", "dollar": "$", "pounds": "£", "pound": "£", "euros": "€", "euro": "€"}
 
 _NUMBER = (r"(?P<cur>[$£€¥]|\b(?:usd|us\$|gbp|eur|jpy)\s?)?"
@@ -162,6 +165,23 @@ def parse(text: str) -> Parsed:
                 j += 1
             if nums:
                 verbs[i] = (min(nums), max(nums))
+    for i, t in enumerate(toks):  # "4 or 5", "4 and 5 stars": two points of the scale, a band
+        if t.kind == "num" and _small_score(t) and i + 2 < len(toks) and toks[i + 2].kind == "num" \
+                and _small_score(toks[i + 2]) and (toks[i + 1].text == "or" or (
+                    toks[i + 1].text == "and" and i + 3 < len(toks) and toks[i + 3].text in SCALE_NOUNS)):
+            in_band.update({i, i + 2})
+            lo, hi = sorted((int(abs(_value(t.m))), int(abs(_value(toks[i + 2].m)))))
+            verbs.setdefault(i, (lo, hi))
+    for i, t in enumerate(toks):  # dates: "1 January", "March 31", "in 2025" are no quantities
+        if t.kind != "num" or t.m.group("pct") or t.m.group("cur"):
+            continue
+        near = [toks[k].text for k in (i - 1, i + 1) if 0 <= k < len(toks) and toks[k].kind == "word"]
+        v = abs(_value(t.m))
+        if any(w in MONTHS for w in near) and v.is_integer() and (v <= 31 or 1900 <= v <= 2100):
+            in_band.add(i)
+        elif v.is_integer() and 1900 <= v <= 2100 and "," not in t.text and i and toks[i - 1].text in {"in", "since",
+                                                                                                        "of", "during"}:
+            in_band.add(i)
     for i, t in enumerate(toks):  # ranges: "0-6", "9 to 10"
         if t.kind != "num" or not _small_score(t):
             continue
