@@ -305,8 +305,10 @@ class Report:
     def trend_sentence(self) -> str:
         first, last = self.trend[0], self.trend[-1]
         d = m.compare(last.score, last.se, first.score, first.se, self.confidence)
-        move = "rose" if d.difference > 0 else "fell" if d.difference < 0 else "stayed"
         noise = "beyond the noise" if d.significant else "within the noise"
+        if not d.difference:
+            return f"From {first.name} to {last.name} the score stayed level (± {_fmt(d.margin, self.metric)})."
+        move = "rose" if d.difference > 0 else "fell"
         return (f"From {first.name} to {last.name} the score {move} by {_fmt(abs(d.difference), self.metric)} "
                 f"(± {_fmt(d.margin, self.metric)}): {noise}.")
 
