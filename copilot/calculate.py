@@ -9,7 +9,7 @@ the formula and the user's numbers substituted (copilot/metrics.py does the arit
 question when an input is missing or the numbers contradict each other. Nothing is assumed silently: an
 assumption the answer relies on (times given per call) is said in the answer.
 
-`respond(cp, question, history)` turns that into an Answer citing the passage of the knowledge base that
+`respond(retriever, question, history)` turns that into an Answer citing the passage of the knowledge base that
 defines the formula, found through the copilot's own retriever.
 """
 
@@ -224,10 +224,6 @@ def _over_100(bound: Bound, names: dict[str, str], metric: str) -> Clarify | Non
             return Clarify(metric, f"{q.text.strip()} {label} is not a share between 0% and 100%. What is the "
                                    f"right figure?")
     return None
-
-
-def _count_of(q: Quantity) -> float:
-    return q.value
 
 
 # ---------------------------------------------------------------- NPS
@@ -665,7 +661,7 @@ def solve_fcr(bound: Bound, parsed: Parsed) -> list[Result] | Clarify:
                                   "total. Which number is right?")
         value = m.fcr(R.value, T.value)
         return [Result("fcr", value, pct(value), formula, f"FCR = {fmt(R.value)} ÷ {fmt(T.value)} × 100 = {pct(value)}",
-                       [_proportion_margin(R.value, T.value).replace("percentage points", "percentage points")])]
+                       [_proportion_margin(R.value, T.value)])]
     if X is not None:
         if X.value > T.value:
             return Clarify("fcr", f"{fmt(X.value)} repeat contacts is more than the {fmt(T.value)} first contacts. "
@@ -846,7 +842,9 @@ def _outcomes(question: str, parsed: Parsed, metrics: list[Metric], require_inte
             merged.duplicates = bound.duplicates
             bound = merged
         uses_scores = bool(parsed.scores) and mt.key in {"nps", "csat", "ces"}
-        if len(bound) or uses_scores:
+        # a total alone ("400 calls") is not a calculation of this metric: one of its own inputs must be there
+        if uses_scores or any(r.name in bound.values and not r.whole and r.name not in {"contacts", "total"}
+                              for r in mt.roles):
             chosen.append((mt, bound))
     if not chosen:
         return None

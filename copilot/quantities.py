@@ -69,9 +69,6 @@ class Quantity:
     def period(self) -> str:
         return next((PERIODS[w] for w in self.per if w in PERIODS), "")
 
-    def label_stems(self, side: str) -> list[str]:
-        return [stem(w) for w in (self.after if side == "after" else self.before)]
-
     @property
     def integral(self) -> bool:
         return float(self.value).is_integer()
@@ -83,9 +80,6 @@ class Parsed:
     quantities: list[Quantity]
     scores: list[float]  # a list of bare scores ("5, 6, 7, 4"), if the text holds one
     words: list[str]  # every word, lower case
-
-    def stems(self) -> set[str]:
-        return {stem(w) for w in self.words}
 
 
 @dataclass

@@ -386,3 +386,15 @@ def test_sources_side_by_side_and_the_metrics_tab_in_a_browser(toolkit_app, brow
     _ask(page, "What is NPS?")
     assert page.locator("#cx-chat [data-testid=bot]").last.locator("a.cx-cite").count() >= 1
     page.close()
+
+
+def test_the_api_computes_and_compares_too(toolkit_app):
+    from gradio_client import Client
+
+    url, cp = toolkit_app
+    client = Client(url, verbose=False)
+    result = client.predict("312 of 400 customers said satisfied or very satisfied: CSAT?", api_name="/ask")
+    assert "Your CSAT is 78%" in result["answer"] and not result["abstained"]
+    assert [c["source"] for c in result["citations"]] == ["customer-satisfaction-score.md"]
+    compared = client.predict("How do the sources define customer experience?", api_name="/ask")
+    assert len({row["document"] for row in compared["table"]}) >= 3

@@ -151,7 +151,9 @@ def _golden_questions() -> list[str]:
 
 def test_questions_without_the_users_numbers_stay_with_the_answer_pipeline():
     questions = _golden_questions() + ["Is an NPS of 30 good?", "Why is annual churn not 12 times a 3% monthly churn?",
-                                       "In the worked example, 250 of 500 were promoters: why is NPS +30?"]
+                                       "In the worked example, 250 of 500 were promoters: why is NPS +30?",
+                                       "How many agents do I need for 400 calls an hour with AHT of 7 minutes?",
+                                       "What is a good FCR? We're at 78% with 1,000 calls"]
     assert len(questions) > 200
     taken = [q for q in questions if analyse(q) is not None or ask(q) is not None]
     assert taken == []
@@ -218,3 +220,18 @@ def test_loaded_documents_are_compared_side_by_side(fake_copilot, tmp_path):
         words = phrase.split(" mentions ", 1)[1].replace(" and ", " ").split()
         assert all(w.strip(",") in extracts for w in words), phrase
     assert "product usage" in summary or "usage" in summary
+
+
+def test_a_comparison_renders_as_an_escaped_table_with_linked_citations():
+    from copilot.ui.render import messages
+
+    turn = {"question": "How do the sources define <b>X</b>?", "answer": "2 definitions of X from 2 documents:\n- ...",
+            "kind": "answer", "citations": [{"n": 1}, {"n": 2}], "summary": "Differences in scope: only <i>A</i>.",
+            "table": [{"source": "Acme <script>", "document": "a.md", "extract": "X is <img src=x onerror=1>.", "n": 1,
+                       "attributed": False},
+                      {"source": "Gartner", "document": "b.md", "extract": "Gartner describes X as Y.", "n": 2,
+                       "attributed": True}]}
+    html = messages([turn])[1]["content"]
+    assert html.count("<tr>") == 3 and html.count('class="cx-cite"') == 2 and 'href="#cx-src-0-2"' in html
+    assert "<script>" not in html and "<img" not in html and "&lt;img src=x onerror=1&gt;" in html
+    assert "&lt;i&gt;A&lt;/i&gt;" in html and "b.md" in html  # an authority's row names the document it is in
