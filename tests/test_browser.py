@@ -348,13 +348,14 @@ def test_sources_side_by_side_and_the_metrics_tab_in_a_browser(toolkit_app, brow
     assert "Gartner" in answer.inner_text() and "Differences in scope" in answer.inner_text()
     assert rows.first.locator("a.cx-cite").count() == 1
     if os.environ.get("UPDATE_SCREENSHOT") == "1" or not COMPARE_SHOT.exists():
+        # the chat grown to its content, so the picture holds the question, the whole table and the summary
         page.mouse.move(0, 0)
-        answer.locator("table.cx-compare").evaluate(
-            """t => { for (let el = t.parentElement; el; el = el.parentElement) {
-                         if (el.scrollHeight > el.clientHeight + 4) {
-                             el.scrollTop += t.getBoundingClientRect().top - el.getBoundingClientRect().top - 60; } } }""")
-        page.wait_for_timeout(300)
-        page.screenshot(path=str(COMPARE_SHOT))
+        page.add_style_tag(content="#cx-chat, #cx-chat * { max-height: none !important; } "
+                                   "#cx-chat { height: auto !important; } #cx-chat .bubble-wrap { height: auto !important; }")
+        page.set_viewport_size({"width": 1400, "height": 1600})
+        page.wait_for_timeout(500)
+        page.screenshot(path=str(COMPARE_SHOT), full_page=True)
+        page.set_viewport_size({"width": 1400, "height": 1000})
 
     # the Metrics tab: upload responses, see the score and the charts
     page.click("#cx-metrics-tab-button")
