@@ -204,7 +204,7 @@ def _negative(bound: Bound, names: dict[str, str], metric: str) -> Clarify | Non
         q = bound.get(role)
         if q is not None and q.value < 0:
             return Clarify(metric, f"The number of {label} can't be negative (you wrote {q.text.strip()}). "
-                                   f"How many {label} were there?")
+                                   f"What is the right number of {label}?")
     return None
 
 
@@ -451,9 +451,11 @@ BASE_ROLES = (
                          "defected", "stopped", "gone", "attrition", "departed"), part=True),
     Role("new", COUNT, ("gained", "gain", "new", "acquired", "added", "won", "signed up", "joined", "join",
                         "sign up", "onboarded", "got")),
+    Role("kept", COUNT, ("kept", "keep", "retained", "retain", "stayed", "stay", "renewed", "renew", "still with",
+                         "held on to", "held onto"), part=True),
 )
 BASE_NAMES = {"start": "customers at the start", "end": "customers at the end", "lost": "customers lost",
-              "new": "new customers"}
+              "new": "new customers", "kept": "customers kept"}
 
 
 def _period_word(parsed: Parsed) -> str:
@@ -463,8 +465,9 @@ def _period_word(parsed: Parsed) -> str:
     return "period"
 
 
-def _base(bound: Bound) -> tuple[float | None, float | None, float | None, float | None]:
-    return tuple(q.value if q is not None else None for q in (bound.get(r) for r in ("start", "end", "lost", "new")))
+def _base(bound: Bound) -> tuple[float | None, float | None, float | None, float | None, float | None]:
+    return tuple(q.value if q is not None else None
+                 for q in (bound.get(r) for r in ("start", "end", "lost", "new", "kept")))
 
 
 def solve_churn(bound: Bound, parsed: Parsed) -> list[Result] | Clarify:
@@ -479,7 +482,7 @@ def _solve_base(bound: Bound, parsed: Parsed, want: tuple[str, ...]) -> list[Res
     problem = _negative(bound, BASE_NAMES, want[0]) or _duplicate(bound, BASE_NAMES, want[0])
     if problem:
         return problem
-    S, E, L, N = _base(bound)
+    S, E, L, N, K = _base(bound)
     period = _period_word(parsed)
     if E is None and L is None and S is not None:
         # "5,000 on 1 January and 4,600 on 31 March": a second head count with no other label is the end count
@@ -497,6 +500,24 @@ def _solve_base(bound: Bound, parsed: Parsed, want: tuple[str, ...]) -> list[Res
         return Clarify(want[0], f"You lost {fmt(L)} customers but started with {fmt(S)}: you can't lose more "
                                 "customers than you started with. Which number is right?")
     derived: list[str] = []
+    kept_only = False
+    if K is not None:  # customers of the starting base still there: E − N in the formula, and S − K lost
+        if K > S:
+            return Clarify(want[0], f"You kept {fmt(K)} customers but started with {fmt(S)}: you can't keep more "
+                                    "customers than you started with. Which number is right?")
+        if L is not None and abs(S - K - L) > 1e-9:
+            return Clarify(want[0], f"The numbers don't add up: {fmt(S)} at the start − {fmt(K)} kept = {fmt(S - K)} "
+                                    f"lost, but you said {fmt(L)} lost. Which numbers are right?")
+        if E is not None and N is not None and abs(E - N - K) > 1e-9:
+            return Clarify(want[0], f"The numbers don't add up: {fmt(E)} at the end − {fmt(N)} new = {fmt(E - N)}, "
+                                    f"but you said {fmt(K)} kept. Which numbers are right?")
+        if L is None:
+            L = S - K
+            derived.append(f"customers lost = {fmt(S)} − {fmt(K)} kept = {fmt(L)}")
+        if E is None or N is None:
+            E, N = K, 0.0
+            derived.append(f"E − N, the starting customers still there at the end, = {fmt(K)}")
+            kept_only = True
     if E is not None and L is not None and N is not None and abs(S - L + N - E) > 1e-9:
         return Clarify(want[0], f"The numbers don't add up: {fmt(S)} − {fmt(L)} lost + {fmt(N)} new = "
                                 f"{fmt(S - L + N)}, but you said {fmt(E)} at the end. Which numbers are right?")
@@ -530,8 +551,9 @@ def _solve_base(bound: Bound, parsed: Parsed, want: tuple[str, ...]) -> list[Res
                 return Clarify("retention", f"Those numbers can't all be right: {fmt(E)} at the end minus {fmt(N)} "
                                             f"new is {fmt(E - N)}, against {fmt(S)} at the start. Which are right?")
             value = m.retention_rate(S, E, N)
-            out.append(Result("retention", value, pct(value), "retention = ((E − N) ÷ S) × 100",
-                              f"retention = (({fmt(E)} − {fmt(N)}) ÷ {fmt(S)}) × 100 = {pct(value)}"))
+            working = (f"retention = ({fmt(E)} kept ÷ {fmt(S)}) × 100 = {pct(value)}" if kept_only else
+                       f"retention = (({fmt(E)} − {fmt(N)}) ÷ {fmt(S)}) × 100 = {pct(value)}")
+            out.append(Result("retention", value, pct(value), "retention = ((E − N) ÷ S) × 100", working))
     if derived:
         out[0].notes.insert(0, "From your numbers: " + "; ".join(derived) + ".")
     if len(out) == 2:

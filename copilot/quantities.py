@@ -97,6 +97,10 @@ def _tokens(text: str) -> list[_Tok]:
         if m.group("clock"):
             out.append(_Tok("clock", m.group(0), m.start(), m.end(), m))
         elif m.group("num") is not None:
+            if not m.group("cur") and m.start() and text[m.start() - 1].isalpha():
+                # glued to a word: a label such as Q3, H1, FY2025 or v2, not a quantity
+                out.append(_Tok("word", m.group(0).lower(), m.start(), m.end()))
+                continue
             out.append(_Tok("num", m.group(0), m.start(), m.end(), m))
         elif m.group("word"):
             out.append(_Tok("word", m.group("word").lower(), m.start(), m.end()))
@@ -264,6 +268,8 @@ def parse(text: str) -> Parsed:
             q.part_of, q2.whole_of = q2, q
             q.after = tuple(w for w in q.after if w not in {"of", "out", "the", "our", "all", "those", "them"}) \
                 + q2.after
+            if q2.band is not None and q.band is None:  # "312 of 400 gave 4 or 5": the band is what the part did
+                q.band, q2.band = q2.band, None
     # a list of bare scores: three or more small whole numbers with only commas or spaces between them
     scores = _score_list(toks, in_band)
     if scores:

@@ -49,6 +49,13 @@ def test_quantities_carry_their_kinds_units_and_labels():
     assert [q.value for q in parse("5,000 on 1 January and -30 in 2025").quantities] == [5000, -30]
 
 
+def test_labels_glued_to_numbers_are_no_quantities_and_a_band_after_a_whole_belongs_to_its_part():
+    assert [q.value for q in parse("Q3 and FY2025 results, H1 v2: 2.5k responses, $40 and usd 12").quantities] == \
+        [2500, 40, 12]
+    part, whole = parse("1,140 out of 1,500 respondents gave 4 or 5").quantities
+    assert part.part_of is whole and part.band == (4, 5) and whole.band is None
+
+
 # the issue's seven questions
 ISSUE = [
     ("We had 120 promoters, 50 passives and 30 detractors — what's our NPS?", {"nps": 45}),
@@ -70,6 +77,64 @@ UNTUNED = [
     ("Of 640 tickets, 512 were fixed at the first contact. What is our first contact resolution?", {"fcr": 80}),
     ("What's the customer effort score for these answers: 6, 7, 7, 5, 3?", {"ces": 5.6}),
     ("AHT please: talk 300 seconds, hold 60 seconds, after-call work 120 seconds", {"aht": 480}),
+]
+# a second set written later by someone who had not read the parser's cue tables: 24 of 25 computed on the first
+# run (the miss: "1,140 out of 1,500 respondents gave 4 or 5", where the band after the whole now goes to the part)
+UNTUNED_2 = [
+    ("Survey results: 340 promoters, 90 passives, 70 detractors. Net promoter score?", {"nps": 54}),
+    ("Can you work out our NPS? 55% promoters, 25% passives, 20% detractors.", {"nps": 35}),
+    ("We got 1,000 responses; 420 scored us 9 or 10 and 180 scored 0 to 6. What NPS is that?", {"nps": 24}),
+    ("nps for 18 promoters 7 passives 5 detractors", {"nps": 13 / 30 * 100}),
+    ("If 600 of our 1,500 respondents are promoters and 300 are detractors, what is the NPS?", {"nps": 20}),
+    ("Here are our recommend scores: 10, 9, 8, 6, 10, 7, 3, 9. NPS?", {"nps": 25}),
+    ("CSAT for 45 satisfied out of 60 responses?", {"csat": 75}),
+    ("We surveyed 800 customers and 620 were happy with the service. What's the satisfaction score?", {"csat": 77.5}),
+    ("What is our CSAT if 1,140 out of 1,500 respondents gave 4 or 5?", {"csat": 76}),
+    ("Calculate CSAT: 90 positive responses from a total of 120", {"csat": 75}),
+    ("We had 500 customers in January and lost 25 during the month. What's the monthly churn rate?", {"churn": 5}),
+    ("Churn rate if we began the year with 12,000 accounts and 1,800 cancelled?", {"churn": 15}),
+    ("Start of period: 4,000 customers. End of period: 4,200. New customers acquired: 600. Retention rate?",
+     {"retention": 90}),
+    ("Of 3,000 subscribers at the start of the month, 90 left. Churn?", {"churn": 3}),
+    ("What's the customer lifetime value with an ARPU of $25 per month, a 60% gross margin and an average lifespan "
+     "of 4 years?", {"clv": 720}),
+    ("CLV: average purchase value $120, 2 purchases per year, customer lifespan 5 years, margin 50%", {"clv": 600}),
+    ("Customers pay $1,200 a year, stay for 6 years on average, and our margin is 80%. What's the LTV?", {"clv": 5760}),
+    ("We handled 5,000 contacts and 3,900 were resolved on the first contact. FCR?", {"fcr": 78}),
+    ("What's our first call resolution if 720 out of 900 calls were resolved without a follow-up?", {"fcr": 80}),
+    ("FCR: 2,400 tickets total, 1,800 solved first time", {"fcr": 75}),
+    ("Customer effort scores from today: 7, 6, 6, 5, 4, 7. What's the CES?", {"ces": 35 / 6}),
+    ("Work out the CES from these ratings: 3, 5, 6, 6, 7, 7, 2", {"ces": 36 / 7}),
+    ("Average handle time with 4 minutes talk, 45 seconds hold and 1 minute wrap?", {"aht": 345}),
+    ("AHT: talk time 5:20, hold time 0:40, after-call work 1:00", {"aht": 420}),
+    ("Our agents took 3,000 calls with 15,000 minutes talk time, 1,500 minutes hold and 3,000 minutes wrap-up. "
+     "What's the AHT?", {"aht": 390}),
+]
+# a third set, written after the fix above and run once: 18 of 20 computed on the first run. The two misses were
+# general gaps, fixed as such: a number glued to a word ("Q3", "H1", "FY2025") is a label, not a quantity; and
+# customers kept from the starting base ("kept 1,710 of 1,800") give retention without end and new counts
+UNTUNED_3 = [
+    ("hey, quick one - 230 promoters, 40 passives, 130 detractors, whats the nps", {"nps": 25}),
+    ("Our Q3 NPS survey: 2.5k responses, 1,200 promoters and 500 detractors. Score?", {"nps": 28}),
+    ("Promoters 48 percent, detractors 22 percent - net promoter score please", {"nps": 26}),
+    ("I need the NPS: of 80 people, 36 gave a 9 or 10 and 20 gave 6 or lower", {"nps": 20}),
+    ("How satisfied are customers if 270 of 360 rated us 4 or 5 stars? CSAT please", {"csat": 75}),
+    ("customer satisfaction score with 1,020 satisfied answers out of 1,200", {"csat": 85}),
+    ("Compute CSAT. Total responses: 250. Satisfied or very satisfied: 205.", {"csat": 82}),
+    ("Our base was 8,000 at the start of the quarter; 320 customers churned. What is the churn rate?", {"churn": 4}),
+    ("We kept 1,710 of our 1,800 customers this year. What's our retention rate?", {"retention": 95}),
+    ("customers at the beginning 1,000, at the end 1,100, new 250 - retention?", {"retention": 85}),
+    ("Attrition: 45 of 900 members cancelled last month. Rate?", {"churn": 5}),
+    ("Lifetime value if the average customer spends $60 a month, gross margin is 50% and they stay 2 years?",
+     {"clv": 720}),
+    ("Calculate CLV: $200 per order, 3 orders a year, 25% margin, 4-year customer lifespan", {"clv": 600}),
+    ("Of the 1,600 customer contacts last week, 1,200 were resolved on first contact. What was FCR?", {"fcr": 75}),
+    ("first contact resolution: 430 resolved first time from 500 contacts", {"fcr": 86}),
+    ("CES for scores 4, 5, 5, 6, 6, 6, 7, 7?", {"ces": 5.75}),
+    ("These are our customer effort ratings: 2, 3, 4 and 7. Average CES?", {"ces": 4}),
+    ("What's the AHT if talk time averages 7 minutes, hold 2 minutes and after-call work 3 minutes?", {"aht": 720}),
+    ("AHT for 200 calls: 1,000 minutes talk, 100 minutes hold, 300 minutes wrap", {"aht": 420}),
+    ("handle time: talk 180s, hold 30s, wrap 90s", {"aht": 300}),
 ]
 # paraphrases the parser was developed with
 PARAPHRASES = [
@@ -94,7 +159,7 @@ PARAPHRASES = [
 ]
 
 
-@pytest.mark.parametrize("question, expected", ISSUE + UNTUNED + PARAPHRASES)
+@pytest.mark.parametrize("question, expected", ISSUE + UNTUNED + UNTUNED_2 + UNTUNED_3 + PARAPHRASES)
 def test_questions_with_numbers_are_computed(question, expected):
     got = results(question)
     assert set(got) == set(expected)
@@ -115,6 +180,19 @@ def test_questions_with_numbers_are_computed(question, expected):
     ("Total talk 1,500 minutes, hold 300 minutes, wrap 200 minutes: AHT?", "How many calls"),
     ("CES scores: 9, 6, 7 and 4", "outside"),
     ("We had 120 promoters, 130 promoters and 30 detractors from 300 responses: NPS?", "two different numbers"),
+    # written with the second and third sets, untuned
+    ("NPS with 70% promoters and 40% detractors?", "110%"),
+    ("Our NPS survey had 50% promoters, 30% passives and 35% detractors. NPS?", "115%"),
+    ("We had 300 customers, lost 350. Churn?", "can't lose more"),
+    ("FCR if 1,200 of 1,000 calls were resolved first time?", "more than the 1,000"),
+    ("CSAT: 130 satisfied out of 100 responses", "more than the 100"),
+    ("CSAT please: 500 satisfied out of 450 responses", "more than the 450"),
+    ("We had -20 passives, 50 promoters and 10 detractors: NPS?", "can't be negative"),
+    ("We started with 1,000 customers and lost -50. Churn rate?", "can't be negative"),
+    ("What's the CLV with ARPU of $30 a month?", "gross margin"),
+    ("What is our NPS with 200 promoters?", "detractors"),
+    ("We kept 2,100 of our 2,000 customers. Retention?", "can't keep more"),
+    ("We started with 1,000 customers, kept 900 and lost 200. Churn?", "don't add up"),
 ])
 def test_missing_or_contradictory_numbers_get_a_question_back(question, says):
     text = clarifying(question)
@@ -153,7 +231,17 @@ def test_questions_without_the_users_numbers_stay_with_the_answer_pipeline():
     questions = _golden_questions() + ["Is an NPS of 30 good?", "Why is annual churn not 12 times a 3% monthly churn?",
                                        "In the worked example, 250 of 500 were promoters: why is NPS +30?",
                                        "How many agents do I need for 400 calls an hour with AHT of 7 minutes?",
-                                       "What is a good FCR? We're at 78% with 1,000 calls"]
+                                       "What is a good FCR? We're at 78% with 1,000 calls",
+                                       # untuned, with the third set: numbers that ask for no calculation
+                                       "What NPS should a SaaS company with 200 employees aim for?",
+                                       "Is a CSAT of 80% good for an airline?",
+                                       "Our churn went from 5% to 3% after we launched onboarding. Why might that be?",
+                                       "We have 3 CX analysts and 2 researchers: how should we organise a VoC program?",
+                                       "What were the top 5 moments of truth in the 2019 study?",
+                                       "How do I reduce AHT below 6 minutes without hurting FCR?",
+                                       "Explain the 4 pillars of CX", "Give me 10 ideas to improve customer effort",
+                                       # a single number beside a metric's name is a benchmark question, not inputs
+                                       "AHT with 5 minutes of talk?"]
     assert len(questions) > 200
     taken = [q for q in questions if analyse(q) is not None or ask(q) is not None]
     assert taken == []
