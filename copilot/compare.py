@@ -17,29 +17,36 @@ from dataclasses import dataclass, field, replace
 from .answer import Answer, Citation
 from .text import split_sentences, stem, terms
 
-SOURCES = (r"(?:sources?|documents?|docs|references?|authors?|authorities|guides?|vendors?|experts?|files?|texts?|"
-           r"literature|articles?|frameworks?|materials?|knowledge base)")
-DETERMINERS = (r"(?:(?:the|our|these|those|my|different|various|each|all|your|loaded)\s+)*"
-               r"(?:(?!(?:define|describe|say|agree|differ)\b)[\w-]+\s+){0,2}")  # "the three vendor guides"
-CALC = r"(?:calculate|compute|measure|work out|figure out)"
-_ASKS = [
-    re.compile(rf"\bhow (?:do|does|did) {DETERMINERS}{SOURCES} (?P<verb>define|describe|explain|characteri[sz]e|"
-               rf"{CALC}|see|view) (?P<topic>.+)", re.I),
-    re.compile(rf"\bhow (?:is|are) (?P<topic>.+?) (?P<verb>defined|described|calculated|measured|computed) (?:in|by|"
-               rf"across|according to) {DETERMINERS}{SOURCES}", re.I),
-    re.compile(r"\bcompare (?:the )?(?:different |various |all )?(?P<verb>definitions?|formulas?|calculations?|"
-               r"descriptions?|methods?) (?:of|for) (?P<topic>.+)", re.I),
-    re.compile(rf"\b(?:do|does) {DETERMINERS}{SOURCES} (?:all )?(?:agree|differ|disagree|diverge)(?: on| about| in)?"
-               rf" (?:(?:how|whether) (?:to )?(?P<verb>{CALC}|define|describe) |the (?P<verb2>definition|formula|"
-               rf"calculation|meaning) of |what )?(?P<topic>.+)", re.I),
-    re.compile(rf"\bwhat do {DETERMINERS}{SOURCES} say (?:about |(?P<verb>how to {CALC}) )?(?P<topic>.+?)"
-               rf"(?: is| means)?\s*[?.!]*$", re.I),
-    re.compile(r"\b(?P<verb>definitions?|formulas?) of (?P<topic>.+?) (?:side by side|compared|across (?:the )?"
-               r"(?:sources|documents))", re.I),
+# A sources-side-by-side question has two parts, in any phrasing: something that points at several sources
+# ("the sources", "our vendor guides", "each document", "side by side", or the verb "compare"), and a word that
+# asks for a definition or a calculation. The topic is the phrase that word governs: the object of a verb
+# ("define X", "say about X"), the complement of a noun ("the formulas for X"), or the subject of a passive
+# ("how is X defined"); it ends where the sentence turns back to the sources or ends.
+_SOURCES = re.compile(r"\b(?:sources|documents|docs|references|authors|authorities|guides|vendors|experts|files|"
+                      r"texts|literature|articles|papers|whitepapers|white papers|reports|studies|playbooks|handbooks|manuals|books|"
+                      r"frameworks|materials|knowledge base|(?:each|every|different|"
+                      r"various) (?:source|document|doc|guide|file|text|article|vendor|author)|side by side)\b", re.I)
+_COMPARE = re.compile(r"\bcompar(?:e|ing|ison)\b", re.I)
+_CALC_VERBS = r"calculate|calculates|calculating|compute|computes|computing|measure|measures|measuring|work out|" \
+              r"works out|figure out"
+_CALC_NOUNS = r"calculations?|formulas?|formulae|methods?|computations?"
+_DEF_VERBS = r"define|defines|defining|describe|describes|describing|characteri[sz]e|characteri[sz]es|explain|" \
+             r"explains|see|sees|view|views|say|says|state|states"
+_DEF_NOUNS = r"definitions?|descriptions?|meanings?|explanations?"
+_PASSIVE = r"defined|described|calculated|computed|measured|explained|characteri[sz]ed|seen|viewed"
+_CUES = [  # (pattern with a <topic> group, aspect from the cue word)
+    re.compile(rf"\b(?P<cue>{_DEF_NOUNS}|{_CALC_NOUNS})\s+(?:of|for)\s+(?P<topic>.+)", re.I),
+    re.compile(rf"\b(?:is|are)\s+(?P<topic>.+?)\s+(?P<cue>{_PASSIVE})\b", re.I),
+    re.compile(rf"\b(?P<cue>{_DEF_VERBS}|{_CALC_VERBS})\s+(?:(?:about|on|of|that)\s+)?(?P<topic>.+)", re.I),
 ]
-_TRAILING = re.compile(r"\s*(?:\b(?:differently|side by side|across (?:the )?(?:sources|documents)|"
-                       r"in the (?:sources|documents)|is|are|means?|as)\b\s*)*[?.!]*\s*$", re.I)
-_LEADING = re.compile(r"^(?:the |a |an |about |on |of )+", re.I)
+# where the topic ends: the sentence turning back to the sources, a verb of the question, punctuation
+_TOPIC_END = re.compile(r"[?!.;,:()\"]|\s(?:in|across|according|among|from|within|throughout|by|between|do|does|"
+                        r"did|differ|differently|side|is|are|was|were|means?|as|give|gives|say|says|and how|"
+                        r"compared?)\b", re.I)
+_LEADING = re.compile(r"^(?:the|a|an|about|on|of|how|to|what|whether)\s+", re.I)
+_PRONOUN = re.compile(r"^(?:it|they|them|this|that|these|those|each|one)$", re.I)
+_PERSON = re.compile(r"\b(?:I|we|you)\s+(?:\w+\s+)?$", re.I)  # the subject of a cue verb, a word or two before it
+_CALC_CUE = re.compile(rf"^(?:{_CALC_VERBS}|{_CALC_NOUNS}|calculated|computed|measured)$", re.I)
 
 
 @dataclass(frozen=True)
@@ -50,19 +57,37 @@ class Ask:
     aspect: str  # definition | calculation
 
 
+def _topic(raw: str) -> str:
+    cut = _TOPIC_END.search(" " + raw)
+    topic = (" " + raw)[:cut.start()] if cut else raw
+    topic = topic.strip()
+    while True:
+        stripped = _LEADING.sub("", topic)
+        if stripped == topic:
+            break
+        topic = stripped
+    return topic.strip(" ,;:'\"")
+
+
 def ask(question: str) -> Ask | None:
     text = " ".join((question or "").split())
-    for pattern in _ASKS:
-        m = pattern.search(text)
-        if not m:
-            continue
-        topic = _LEADING.sub("", _TRAILING.sub("", m.group("topic"))).strip(" ,;:")
-        if not topic or len(topic) > 80:
-            continue
-        verb = (m.groupdict().get("verb") or m.groupdict().get("verb2") or "").lower()
-        calc = bool(re.match(r"(?:how to )?(?:calculat|comput|measur|formula|work out|figure out|method)", verb))
-        return Ask(topic, "calculation" if calc else "definition")
-    return None
+    if not (_SOURCES.search(text) or _COMPARE.search(text)):
+        return None
+    found: list[tuple[int, str, str]] = []
+    for pattern in _CUES:
+        for m in pattern.finditer(text):
+            topic = _topic(m.group("topic"))
+            if not topic or len(topic) > 80 or _PRONOUN.match(topic) or _SOURCES.fullmatch(topic) \
+                    or _SOURCES.match(topic):
+                continue
+            if pattern is _CUES[2] and _PERSON.search(text[:m.start("cue")]):
+                continue  # "how do I measure ...": the user's own doing, not what the sources say
+            aspect = "calculation" if _CALC_CUE.match(m.group("cue")) else "definition"
+            found.append((m.start("cue"), topic, aspect))
+    if not found:
+        return None
+    _, topic, aspect = min(found)
+    return Ask(topic, aspect)
 
 
 # ---------------------------------------------------------------- finding definitions in passages
@@ -83,7 +108,12 @@ class Row:
         return self.who or self.title or self.source
 
 
-_VERBS_OWN = r"(?:is|are|refers to|means|can be defined as|is defined as|is the|describes)"
+# a document's own definition: the subject opens a clause and is said to be something ("is a ...", "is the ...",
+# "is about ...", "are ...", "refers to ...", "means ..."); "X is most common in B2B" says something about X
+# without defining it
+_VERBS_OWN = (r"(?:(?:is|can be defined as|is defined as)\s+(?:a|an|the|about|how|what|when|where|whether|one|any|"
+              r"every|all|our|its|their|each|[a-z]+'s?)\b|are|refers? to|means)")
+_CLAUSE_START = r"(?:^|[;:]\s+|,?\s+(?:while|whereas)\s+)"
 _VERBS_ATTR = r"(?:describes|describe|defines|define|characteri[sz]es|sees|views|frames|treats|explains)"
 _VERBS_CLAIM = r"(?:stressed|stresses|argued|argues|said|says|wrote|writes|states|stated|noted|notes|explained|holds)"
 _WHO = r"(?P<who>(?:[A-Z][\w&'.-]*|ISO)(?:(?:\s+|\s*,\s*|\s+and\s+|\s*&\s*)(?:[A-Z0-9][\w&'.-]*))*)"
@@ -101,8 +131,23 @@ def subject_pattern(topic: str, acronyms: dict[str, str]) -> re.Pattern:
     for acro, long in acronyms.items():
         if long.lower() == low:
             names.add(acro.upper())
-    alts = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
+    alts = "|".join(_inflected(n) for n in sorted(names, key=len, reverse=True))
     return re.compile(rf"(?<![\w-])(?:{alts})(?:\s*\([A-Za-z0-9&]{{2,8}}\))?(?![\w-])", re.I)
+
+
+def _inflected(name: str) -> str:
+    """A name as a pattern whose last word may take another inflection: "journey mapping" also finds "journey
+    map" and "journey maps", "personas" finds "persona". Acronyms and short words stay as written."""
+    head, _, last = name.rpartition(" ")
+    if len(last) < 4 or not last.isalpha() or last.isupper():
+        return re.escape(name)
+    base = stem(last.lower())
+    forms = {last.lower(), last.lower() + "s", last.lower() + "es"}
+    if len(base) >= 3 and last.lower().startswith(base):
+        forms |= {base + end for end in ("", "s", "e", "es", "ed", "ing", "ings")}
+        forms |= {base + base[-1] + end for end in ("ed", "ing", "ings")}
+    words = "|".join(sorted((re.escape(f) for f in forms), key=len, reverse=True))
+    return (re.escape(head) + r"\s+" if head else "") + f"(?:{words})"
 
 
 _WORKED = re.compile(r"\d\s*[×x*÷/]\s*\d|\d\s*[−+-]\s*\d")  # arithmetic on numbers: a worked example
@@ -119,7 +164,7 @@ def definitions(sentence: str, subject: re.Pattern, aspect: str) -> list[tuple[s
             return [(m.group(1).lower() if m else "", False)]
         return []
     out: list[tuple[str, bool]] = []
-    own = re.match(rf"\s*(?:The |A |An )?(?:{subject.pattern})\s+{_VERBS_OWN}\b", sentence, re.I)
+    own = re.search(rf"{_CLAUSE_START}\s*(?:The |A |An )?(?:{subject.pattern})\s+{_VERBS_OWN}", sentence, re.I)
     if own:
         out.append(("", False))
     for pattern in (rf"{_WHO}(?:\s*,[^,]{{3,90}},)?\s+{_VERBS_ATTR}\s+(?:{subject.pattern})\s+(?:as|to be|in terms of)\b",
@@ -187,14 +232,15 @@ GENERIC = frozenset({"compani", "custom", "includ", "everi", "whole", "overal", 
                      "defin", "describ", "call", "refer", "term", "result", "form", "way", "one", "wide", "sum"})
 
 
-_CONTRAST = re.compile(r",?\s+(?:while|whereas)\s+|;\s+", re.I)
+_CONTRAST = re.compile(r",?\s+(?:while|whereas)\s+|[;:]\s+", re.I)
 _ATTRIBUTION_WORDS = {stem(w) for w in re.findall(r"[a-z]+", (_VERBS_OWN + _VERBS_ATTR + _VERBS_CLAIM).lower())}
 
 
 def _scope(row: Row, subject: re.Pattern) -> str:
     """The part of an extract that speaks of the subject: without a contrast clause about something else
     ("..., while customer service is ..."), the subject's own name or the authority's."""
-    body = _CONTRAST.split(row.extract, maxsplit=1)[0]
+    clauses = _CONTRAST.split(row.extract)
+    body = next((c for c in clauses if re.match(rf"\s*(?:The |A |An )?(?:{subject.pattern})", c, re.I)), clauses[0])
     if row.attributed:
         body = body.replace(row.who, " ")
     return subject.sub(" ", body)
@@ -215,7 +261,7 @@ def differences(rows: list[Row], subject: re.Pattern, retriever=None) -> str:
         others = set().union(*(b for j, b in enumerate(bags) if j != k))
         phrases: list[list[str]] = []
         run: list[str] = []
-        for word in re.findall(r"[A-Za-z][A-Za-z'-]*|[,;:.()]", scope):
+        for word in re.findall(r"[A-Za-z][A-Za-z'-]*|[^\sA-Za-z'-]", scope):  # punctuation ends a run
             t = terms(word)
             if len(word) >= 4 and t and t[0] in bags[k] and t[0] not in others:
                 run.append(word)
