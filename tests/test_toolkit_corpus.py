@@ -34,6 +34,28 @@ def test_the_seven_questions_are_computed_and_cite_the_formula(real_copilot, que
         assert any(re.search(r"=|formula|calculated", s) for s in c.sentences)
 
 
+# paraphrases from the untuned sets of test_toolkit.py, one for each metric, through the whole copilot
+PARAPHRASED = [
+    ("hey, quick one - 230 promoters, 40 passives, 130 detractors, whats the nps", "+25", ["net-promoter-score.md"]),
+    ("How satisfied are customers if 270 of 360 rated us 4 or 5 stars? CSAT please", "75%",
+     ["customer-satisfaction-score.md"]),
+    ("We kept 1,710 of our 1,800 customers this year. What's our retention rate?", "95%", ["retention-rate.md"]),
+    ("Attrition: 45 of 900 members cancelled last month. Rate?", "5%", ["churn-rate.md"]),
+    ("Calculate CLV: $200 per order, 3 orders a year, 25% margin, 4-year customer lifespan", "$600",
+     ["customer-lifetime-value.md"]),
+    ("first contact resolution: 430 resolved first time from 500 contacts", "86%", ["first-contact-resolution.md"]),
+    ("These are our customer effort ratings: 2, 3, 4 and 7. Average CES?", "4", ["customer-effort-score.md"]),
+    ("AHT for 200 calls: 1,000 minutes talk, 100 minutes hold, 300 minutes wrap", "7 min", ["average-handle-time.md"]),
+]
+
+
+@pytest.mark.parametrize("question, shown, documents", PARAPHRASED)
+def test_paraphrases_are_computed_and_cite_the_formula_too(real_copilot, question, shown, documents):
+    result = real_copilot.answer(question)
+    assert result.backend == "calculator" and f"is {shown}" in result.text and "Formula [1]:" in result.text
+    assert [c.source for c in result.citations] == documents
+
+
 def test_contradictory_numbers_get_a_clarifying_reply(real_copilot):
     result = real_copilot.answer("60% promoters, 30% passives and 20% detractors: what's our NPS?")
     assert "110%" in result.text and "?" in result.text and not result.citations
