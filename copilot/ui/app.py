@@ -27,7 +27,8 @@ from . import render
 from .chat import Backends, Chat
 from .feedback import FeedbackLog
 from .library import Library
-from .metrics import FILE_TYPES, METRIC_CHOICES, NONE, PERIOD_CHOICES, MetricsTab
+from . import metrics as survey_tab
+from .metrics import FILE_TYPES, METRIC_CHOICES, NONE, PERIOD_CHOICES
 from .metrics import EMPTY as METRICS_EMPTY
 from .security import (ADMIN_ENV, AdminClients, HostPolicy, RequestGuard, SignInLimiter, SignInSettings,
                        admin_password, check_host)
@@ -64,7 +65,6 @@ def build_app(cp) -> gr.Blocks:
     chat = Chat(cp, backends, feedback, limits)
     admins = AdminClients(password)
     library = Library(cp, password, Path(cp.index_dir) / "uploads", SignInLimiter(SignInSettings.from_env()), admins)
-    survey_tab = MetricsTab()
 
     with gr.Blocks(title="CX Copilot", analytics_enabled=False, fill_width=True, delete_cache=(3600, 86400)) as app:
         turns = gr.State([])

@@ -1,9 +1,10 @@
 """The Metrics tab's handlers: a file of survey responses in, the score with its margin of error, the
 distribution, the trend by period and the segment comparison out (copilot/survey.py, copilot/charts.py).
 
-Handlers are methods of `MetricsTab`; they never raise into the page: a bad file or a bad choice of columns
-comes back as a message naming the problem, and anything unexpected is logged and said in one line. Nothing
-is written anywhere: the upload stays in Gradio's own cache.
+The handlers are module-level functions of their inputs alone. The tab keeps no state: each call reads the
+uploaded file again (fast), so nothing of one user's data is kept between requests. They never raise into the
+page: a bad file or a bad choice of columns comes back as a message naming the problem, and anything unexpected
+is logged and said in one line. Nothing is written anywhere: the upload stays in Gradio's own cache.
 """
 
 from __future__ import annotations
@@ -67,68 +68,65 @@ def render_report(report: survey.Report) -> str:
     return "".join(parts)
 
 
-class MetricsTab:
-    """Handlers of the Metrics tab. Stateless: each call reads the uploaded file again (fast: 100,000 rows
-    take a fraction of a second), so nothing of one user's data is kept between requests."""
+def upload(file):
+    """After an upload: the columns to choose from with the guesses selected, and the analysis of the
+    guessed choice (summary, column, metric, date column, segment column, three charts)."""
+    path = _path(file)
+    none = gr.update(choices=[NONE], value=NONE)
+    failed = (gr.update(choices=[], value=None), gr.skip(), none, none, None, None, None)
+    if path is None:
+        return (EMPTY, *failed)
+    name = Path(path).name
+    try:
+        frame = survey.read_responses(path, name)
+        guess = survey.guess_columns(frame)
+    except survey.SurveyError as exc:
+        return (notice(str(exc), "error"), *failed)
+    except Exception:  # noqa: BLE001 - the tab must survive any file
+        log.exception("reading survey file %s failed", path)
+        return (notice(f"{name} could not be read as a table of responses.", "error"), *failed)
+    if guess.score is None:
+        return (notice(f"{name} has no column of numbers: the scores must be a column of numbers (0-10 for NPS, "
+                       "1-5 for CSAT, 1-7 for CES).", "error"), *failed)
+    columns = [str(c) for c in frame.columns]
+    choices = (gr.update(choices=guess.numeric, value=guess.score), gr.update(value=guess.metric or "nps"),
+               gr.update(choices=[NONE, *columns], value=guess.date or NONE),
+               gr.update(choices=[NONE, *columns], value=guess.segment or NONE))
+    summary, *plots = _report(frame, name, guess.metric or "nps", guess.score, guess.date, "month", guess.segment)
+    return (summary, *choices, *plots)
 
-    def upload(self, file):
-        """After an upload: the columns to choose from with the guesses selected, and the analysis of the
-        guessed choice (summary, column, metric, date column, segment column, three charts)."""
-        path = _path(file)
-        none = gr.update(choices=[NONE], value=NONE)
-        failed = (gr.update(choices=[], value=None), gr.skip(), none, none, None, None, None)
-        if path is None:
-            return (EMPTY, *failed)
-        name = Path(path).name
-        try:
-            frame = survey.read_responses(path, name)
-            guess = survey.guess_columns(frame)
-        except survey.SurveyError as exc:
-            return (notice(str(exc), "error"), *failed)
-        except Exception:  # noqa: BLE001 - the tab must survive any file
-            log.exception("reading survey file %s failed", path)
-            return (notice(f"{name} could not be read as a table of responses.", "error"), *failed)
-        if guess.score is None:
-            return (notice(f"{name} has no column of numbers: the scores must be a column of numbers (0-10 for NPS, "
-                           "1-5 for CSAT, 1-7 for CES).", "error"), *failed)
-        columns = [str(c) for c in frame.columns]
-        choices = (gr.update(choices=guess.numeric, value=guess.score), gr.update(value=guess.metric or "nps"),
-                   gr.update(choices=[NONE, *columns], value=guess.date or NONE),
-                   gr.update(choices=[NONE, *columns], value=guess.segment or NONE))
-        summary, *plots = self._report(frame, name, guess.metric or "nps", guess.score, guess.date, "month",
-                                       guess.segment)
-        return (summary, *choices, *plots)
 
-    def analyse(self, file, metric, column, date_column, period, segment_column):
-        """The report and its three charts (None where there is nothing to draw)."""
-        path = _path(file)
-        nothing = (None, None, None)
-        if path is None:
-            return EMPTY, *nothing
-        if not isinstance(column, str) or not column:
-            return notice("Choose the column that holds the scores.", "warning"), *nothing
-        try:
-            frame = survey.read_responses(path, Path(path).name)
-        except survey.SurveyError as exc:
-            return notice(str(exc), "error"), *nothing
-        except Exception:  # noqa: BLE001 - the tab must survive any file
-            log.exception("reading survey file %s failed", path)
-            return notice(f"{Path(path).name} could not be read as a table of responses.", "error"), *nothing
-        return self._report(frame, Path(path).name, metric if isinstance(metric, str) else "nps", column,
-                            _optional(date_column), period if period in survey.PERIODS else "month",
-                            _optional(segment_column))
+def analyse(file, metric, column, date_column, period, segment_column):
+    """The report and its three charts (None where there is nothing to draw)."""
+    path = _path(file)
+    nothing = (None, None, None)
+    if path is None:
+        return EMPTY, *nothing
+    if not isinstance(column, str) or not column:
+        return notice("Choose the column that holds the scores.", "warning"), *nothing
+    try:
+        frame = survey.read_responses(path, Path(path).name)
+    except survey.SurveyError as exc:
+        return notice(str(exc), "error"), *nothing
+    except Exception:  # noqa: BLE001 - the tab must survive any file
+        log.exception("reading survey file %s failed", path)
+        return notice(f"{Path(path).name} could not be read as a table of responses.", "error"), *nothing
+    return _report(frame, Path(path).name, metric if isinstance(metric, str) else "nps", column,
+                   _optional(date_column), period if period in survey.PERIODS else "month", _optional(segment_column))
 
-    def _report(self, frame, name: str, metric: str, column: str, date_column, period: str, segment_column):
-        try:
-            report = survey.analyse(frame, metric, column, file=name, date_column=date_column, period=period,
-                                    segment_column=segment_column)
-            return render_report(report), charts.distribution(report), charts.trend(report), charts.segments(report)
-        except survey.SurveyError as exc:
-            return notice(str(exc), "error"), None, None, None
-        except Exception:  # noqa: BLE001 - the tab must survive any file
-            log.exception("analysing survey file %s failed", name)
-            return notice(f"{name} could not be analysed because of an internal error; the server log has the "
-                          "details.", "error"), None, None, None
 
-    def clear(self):
-        return EMPTY, None, None, None
+def _report(frame, name: str, metric: str, column: str, date_column, period: str, segment_column):
+    try:
+        report = survey.analyse(frame, metric, column, file=name, date_column=date_column, period=period,
+                                segment_column=segment_column)
+        return render_report(report), charts.distribution(report), charts.trend(report), charts.segments(report)
+    except survey.SurveyError as exc:
+        return notice(str(exc), "error"), None, None, None
+    except Exception:  # noqa: BLE001 - the tab must survive any file
+        log.exception("analysing survey file %s failed", name)
+        return notice(f"{name} could not be analysed because of an internal error; the server log has the "
+                      "details.", "error"), None, None, None
+
+
+def clear():
+    return EMPTY, None, None, None
