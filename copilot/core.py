@@ -38,7 +38,6 @@ from .retrieval import Hit, RetrievalSettings, Retriever, find_acronyms
 from .store import VectorStore
 from .sentences import VECTORS_KEY, from_metadata, pack_vectors
 from .text import aspect, aspect_phrases, split_sentences, terms
-from .toolkit import toolkit_answer
 
 FORMAT = 1
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
@@ -421,6 +420,8 @@ class Copilot:
         if not question:
             raise CopilotError("The question is empty: type a question about customer experience.")
         answerer = answerer or self.answerer
+        from .toolkit import toolkit_answer  # here, not at import: `cx-copilot metrics` never needs it
+
         toolkit = toolkit_answer(lambda: self.retriever, question, history)  # calculations, sources side by side
         if toolkit is not None:
             toolkit.timings = {"total_ms": round((time.perf_counter() - t0) * 1000, 1)}
