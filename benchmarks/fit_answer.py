@@ -221,6 +221,8 @@ def main() -> int:
     ap.add_argument("--c", type=float, default=1.0, help="inverse regularisation strength")
     ap.add_argument("--max-declined", type=float, default=0.01,
                     help="largest share of answerable training questions the abstention threshold may decline")
+    ap.add_argument("--median-words", type=float, default=50,
+                    help="the longest median answer (words) on the fit split the selection settings may give")
     ap.add_argument("--check", action="store_true", help="fit and report, but do not write the weights file")
     ap.add_argument("--out", default=None, help="write the weights here (default: copilot/answer/weights.json)")
     ap.add_argument("--items", default=None,
@@ -266,14 +268,14 @@ def main() -> int:
 
         # selection settings: the most answers holding the fact, with the median answer within the budget
         defaults = AnswerSettings()
-        target = defaults.max_words - 5
+        target = args.median_words
         best = None
         dev_items = [it for it in answerable if it.kind == "dev"]
         gold_items = [it for it in answerable if it.kind == "golden"]
-        grid = [dict(max_words=mw, section_threshold=tau, section_words=sw, context_ratio=ratio, context_min=floor,
-                     gain_min=gain)
-                for mw in (50, 60) for tau in (0.2, 0.3, 0.5, 1.01) for sw in (80, 100, 130)
-                for ratio in (0.3, 0.5) for floor in (0.05, 0.2) for gain in (0.15, 0.25, 0.4, 1.01)]
+        grid = [dict(max_words=mw, max_sentences=ms, section_threshold=tau, section_words=sw, context_ratio=ratio,
+                     context_min=floor, gain_min=gain)
+                for mw in (50, 60, 80, 100) for ms in (3, 4) for tau in (0.2, 0.3, 0.5) for sw in (100, 130)
+                for ratio in (0.3, 0.5) for floor in (0.05, 0.2) for gain in (0.15, 0.3, 1.01)]
         for point in grid:
             s = replace(defaults, **point)
             dev_ok, dev_words = simulate(dev_items, s)

@@ -1,14 +1,19 @@
-"""How query latency and memory grow with the collection: 1k, 10k, 100k synthetic chunks.
+"""An index of 10k, 30k and 100k real chunks, grown through the Index: load time, cold open, query latency,
+memory and disk at each size, and a projection to 1M chunks.
 
-    .venv/bin/python benchmarks/scale.py [--sizes 1000,10000,100000] [--budget 900] [--out docs/scale.json]
+    .venv/bin/python benchmarks/scale.py --out docs/scale.json [--sizes 10000,30000,100000] [--plots docs]
 
-One Chroma collection (copilot.store.ChromaStore, so our HNSW settings) in a temporary folder grows step by
-step. Chunks are synthetic: random unit vectors (384-d, like all-MiniLM-L6-v2) and short random texts drawn
-from the corpus vocabulary; nothing is embedded with the model (100k texts would take hours on 2 cores). At
-each size we time, per query: the Chroma k-NN query (k=30, our candidate count), BM25 scoring of every chunk
-with copilot.lexical.LexicalIndex (queries are the golden questions' text), and the two together; and we
-record the process RSS. Plots: docs/scale-latency.png and docs/scale-memory.png. When inserting the next size
-would overrun --budget seconds, the run stops there and says so.
+The documents are benchmarks/scale_corpus.py's generated handbooks (8,334 files, 12 chunks each), chunked by
+our chunker and loaded with `Copilot.ingest` into embedded Chroma (or `--chroma-url`), with the stored vectors
+handed over by `StoredVectors` (so no time goes to the model; see scale_corpus.py for what the vectors are).
+Questions are the 120 golden questions, embedded live by the real model.
+
+At each size a fresh process opens the index cold and reports: the model load (not the index's doing), the
+open (Copilot(...): head, catalog, Chroma) and the first answer (which builds the BM25 index from the per-load
+token caches), then 120 warm answers end to end (`cp.answer`) and, split out, the dense search
+(`store.query`, k=30) and the BM25 scoring of every chunk; its RSS after all that; and the index's size on disk.
+The 1M projection fits each figure against chunk count: memory, disk, open time and BM25 time linearly (they
+grow with the number of chunks), dense search time against log(chunks) (HNSW).
 """
 
 from __future__ import annotations
@@ -16,9 +21,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
-import re
 import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -29,11 +33,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-
-DIM = 384
-K = 30
 
 
 def rss_mb() -> float:
@@ -45,175 +47,184 @@ def rss_mb() -> float:
 
 def pct(values: list[float], q: float) -> float:
     s = sorted(values)
-    return s[max(0, int(round(q * len(s))) - 1)]
+    return round(s[min(len(s) - 1, max(0, int(round(q * len(s))) - 1))], 2)
 
 
-def vocabulary() -> list[str]:
-    from copilot.config import builtin_corpus_dir
-
-    words: list[str] = []
-    for p in sorted(builtin_corpus_dir().glob("*.md")):
-        words += re.findall(r"[A-Za-z][A-Za-z'-]+", p.read_text(encoding="utf-8"))
-    return words  # with repeats, so sampled texts keep the corpus' word frequencies
-
-
-def synthetic(start: int, n: int, words: list[str], rng: random.Random, nrng: np.random.Generator):
-    ids = [f"syn-{i:07d}" for i in range(start, start + n)]
-    texts = [" ".join(rng.choices(words, k=rng.randint(40, 120))) for _ in range(n)]
-    vecs = nrng.standard_normal((n, DIM)).astype(np.float32)
-    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
-    metas = [{"source": f"synthetic-{i % 500}.md", "title": "synthetic", "section": ""} for i in range(start, start + n)]
-    return ids, vecs, texts, metas
-
-
-def queries(n: int) -> list[str]:
+def probe(index_dir: str, url: str) -> dict:
+    """In a fresh process: open the index cold and time it, then answer the golden questions."""
+    from copilot import Copilot
+    from copilot.embeddings import make_embedder
     from copilot.evaluation import golden_files
 
-    qs = [q["question"] for q in golden_files()["question"]]
-    return (qs * (n // max(1, len(qs)) + 1))[:n]
-
-
-def measure(store, lexical, qtexts: list[str], nrng: np.random.Generator) -> dict:
-    dense_ms, bm25_ms, both_ms = [], [], []
-    for text in qtexts:
-        q = nrng.standard_normal(DIM).astype(np.float32)
-        q /= np.linalg.norm(q)
-        t0 = time.perf_counter()
-        store.query(q, K)
-        t1 = time.perf_counter()
-        scores = lexical.scores(text)
+    questions = [q["question"] for q in golden_files()["question"]]
+    base = rss_mb()
+    t0 = time.perf_counter()
+    embedder = make_embedder()
+    embedder.embed_query("warm up the model")
+    model_s = time.perf_counter() - t0
+    model_rss = rss_mb()
+    t1 = time.perf_counter()
+    cp = Copilot(index_dir, embedder=embedder, corpus=False, chroma_url=url or None)
+    open_s = time.perf_counter() - t1
+    t2 = time.perf_counter()
+    first = cp.answer(questions[0])
+    first_s = time.perf_counter() - t2
+    answer_ms, dense_ms, bm25_ms, answered = [], [], [], 0
+    store, lexical = cp.retriever.store, cp.retriever.lexical
+    for q in questions:
+        t = time.perf_counter()
+        a = cp.answer(q)
+        answer_ms.append((time.perf_counter() - t) * 1000)
+        answered += not a.abstained
+        v = embedder.embed_query(q)
+        t = time.perf_counter()
+        store.query(v, 30)
+        dense_ms.append((time.perf_counter() - t) * 1000)
+        t = time.perf_counter()
+        scores = lexical.scores(q)
         if scores is not None:
-            k = min(K, len(scores))
-            np.argpartition(-scores, k - 1)[:k]
-        t2 = time.perf_counter()
-        dense_ms.append((t1 - t0) * 1000)
-        bm25_ms.append((t2 - t1) * 1000)
-        both_ms.append((t2 - t0) * 1000)
-    return {f"{name}_{p}_ms": pct(v, q) for name, v in (("dense", dense_ms), ("bm25", bm25_ms), ("total", both_ms))
-            for p, q in (("p50", 0.5), ("p95", 0.95))}
+            np.argpartition(-scores, 29)[:30]
+        bm25_ms.append((time.perf_counter() - t) * 1000)
+    current = currency(cp, index_dir, url)
+    return {**current, "chunks": sum(s["chunks"] for s in cp.sources()), "sources": len(cp.sources()),
+            "model_load_s": round(model_s, 2), "open_s": round(open_s, 2), "first_answer_s": round(first_s, 2),
+            "first_answer_cited": bool(first.citations), "answered": f"{answered}/{len(questions)}",
+            "answer_p50_ms": pct(answer_ms, 0.5), "answer_p95_ms": pct(answer_ms, 0.95),
+            "dense_p50_ms": pct(dense_ms, 0.5), "dense_p95_ms": pct(dense_ms, 0.95),
+            "bm25_p50_ms": pct(bm25_ms, 0.5), "bm25_p95_ms": pct(bm25_ms, 0.95),
+            "rss_before_mb": round(base), "rss_model_mb": round(model_rss),
+            "rss_mb": round(rss_mb()), "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+            "index_rss_mb": round(rss_mb() - model_rss)}
 
 
-def plot(rows: list[dict], docs: Path) -> list[str]:
+def currency(cp, index_dir: str, url: str) -> dict:
+    """Another process loads one document; how long until this open index answers from it (the dense side, at
+    once) and until its BM25 index covers it (rebuilt in the background)."""
+    doc = Path(index_dir).parent / f"late-{int(time.time())}.md"
+    doc.write_text("# Zephyrine service charter\n\n## What is the Zephyrine charter?\n\nThe Zephyrine charter promises "
+                   "every caller a named agent and a reply within 17 minutes, day or night.\n", encoding="utf-8")
+    env = {**os.environ}
+    if url:
+        env["COPILOT_CHROMA_URL"] = url
+    out = subprocess.run([sys.executable, "-m", "copilot.cli", "ingest", str(doc), "--quiet", "--index-dir", index_dir],
+                         capture_output=True, text=True, env=env)
+    committed = time.perf_counter()
+    if out.returncode:
+        raise RuntimeError(out.stderr[-2000:])
+    dense = bm25 = None
+    while time.perf_counter() - committed < 120 and (dense is None or bm25 is None):
+        if dense is None and any(c.source == doc.name for c in cp.answer("What is the Zephyrine charter?").citations):
+            dense = time.perf_counter() - committed
+        view = cp.index._view
+        if bm25 is None and any(name == doc.name for name, _ in view.lexical_key):
+            bm25 = time.perf_counter() - committed
+        time.sleep(0.05)
+    return {"answers_new_doc_after_s": round(dense, 2) if dense is not None else None,
+            "bm25_covers_it_after_s": round(bm25, 2) if bm25 is not None else None}
+
+
+def disk_mb(folder: Path) -> float:
+    return round(sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) / 1e6, 1)
+
+
+def project(rows: list[dict], key: str, n: float, log: bool = False) -> float:
+    x = np.array([r["chunks"] for r in rows], dtype=float)
+    y = np.array([r[key] for r in rows], dtype=float)
+    if log:
+        x, n = np.log(x), np.log(n)
+    slope, intercept = np.polyfit(x, y, 1)
+    return round(float(slope * n + intercept), 2)
+
+
+def plot(rows: list[dict], projected: dict, folder: Path) -> list[str]:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     n = [r["chunks"] for r in rows]
-    def save(ax_setup, ylabel: str, title: str, legend_size: int, name: str) -> str:
+    out = []
+    for name, keys, ylabel, title in (
+            ("scale-latency.png", [("answer_p95_ms", "answer p95 (end to end)"), ("dense_p95_ms", "dense search p95"),
+                                   ("bm25_p95_ms", "BM25 scoring p95")], "ms", "Query latency vs index size (2 CPUs)"),
+            ("scale-memory.png", [("index_rss_mb", "RSS of the open index (above the model)"),
+                                  ("disk_mb", "index on disk")], "MB", "Memory and disk vs index size")):
         fig, ax = plt.subplots(figsize=(6.4, 4.2))
-        ax_setup(ax)
+        for key, label in keys:
+            ax.plot(n, [r[key] for r in rows], "o-", label=label)
+            ax.plot([n[-1], 1_000_000], [rows[-1][key], projected[key]], ":", color=ax.lines[-1].get_color(),
+                    label=f"{label}, projected")
         ax.set_xscale("log")
-        ax.set_xlabel("chunks in the collection")
+        ax.set_xlabel("chunks in the index")
         ax.set_ylabel(ylabel)
         ax.set_title(title)
-        ax.legend(fontsize=legend_size)
+        ax.legend(fontsize=7)
         ax.grid(True, alpha=0.3)
         fig.tight_layout()
-        path = docs / name
-        fig.savefig(path, dpi=110)
+        fig.savefig(folder / name, dpi=110)
         plt.close(fig)
-        return path
-
-    def latency(ax):
-        for key, label, style, color in (("dense", "Chroma HNSW query (k=30)", "o-", "C0"),
-                                         ("bm25", "BM25 scoring", "s-", "C1"), ("total", "dense + BM25", "^-", "C2")):
-            ax.plot(n, [r[f"{key}_p50_ms"] for r in rows], style, color=color, label=f"{label} p50")
-            ax.plot(n, [r[f"{key}_p95_ms"] for r in rows], style[0] + "--", color=color, alpha=0.5,
-                    label=f"{label} p95")
-        ax.axhline(150, color="grey", linewidth=0.8, linestyle=":", label="target: p95 ≤ 150 ms at 100k")
-
-    def memory(ax):
-        ax.plot(n, [r["rss_mb"] for r in rows], "o-", label="RSS after insert + BM25 build")
-        ax.plot(n, [r["peak_rss_mb"] for r in rows], "s--", label="peak RSS so far")
-
-    lat = save(latency, "query latency (ms)", "Query latency vs collection size (2 CPUs)", 7, "scale-latency.png")
-    mem = save(memory, "memory (MB)", "Process memory vs collection size", 8, "scale-memory.png")
-    return [str(lat), str(mem)]
+        out.append(str(folder / name))
+    return out
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sizes", default="1000,10000,100000")
-    ap.add_argument("--queries", type=int, default=100)
-    ap.add_argument("--budget", type=float, default=900, help="stop before a size whose insert would overrun this")
-    ap.add_argument("--out", default=str(ROOT / "docs" / "scale.json"))
-    ap.add_argument("--plots", default=str(ROOT / "docs"), help="folder for the PNG plots ('' for none)")
-    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--sizes", default="10000,30000,100000")
+    ap.add_argument("--out", default="")
+    ap.add_argument("--plots", default="", help="folder for scale-latency.png and scale-memory.png")
+    ap.add_argument("--chroma-url", default="")
+    ap.add_argument("--probe", nargs=2, metavar=("INDEX_DIR", "URL"), help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.probe:
+        print(json.dumps(probe(*args.probe)))
+        return 0
+    from scale_corpus import StoredVectors, ensure
+
+    from copilot import Copilot
+
     sizes = [int(s) for s in args.sizes.split(",")]
-
-    from copilot.lexical import LexicalIndex
-    from copilot.store import HNSW, ChromaStore
-
-    rng, nrng = random.Random(args.seed), np.random.default_rng(args.seed)
-    words = vocabulary()
-    qtexts = queries(args.queries)
-    rows, note = [], ""
+    folder, vectors = ensure(max(sizes))
+    files = sorted(folder.glob("*.md"))
+    embedder = StoredVectors(vectors)
     started = time.perf_counter()
-    base_rss = rss_mb()
+    rows = []
     with tempfile.TemporaryDirectory(prefix="cx-scale-") as tmp:
-        store = ChromaStore(Path(tmp) / "chroma")
-        all_ids: list[str] = []
-        all_texts: list[str] = []
-        insert_rate = None  # chunks/s seen so far, to predict the next step
+        index_dir = Path(tmp) / "index"
+        if args.chroma_url:
+            os.environ.update(COPILOT_CHROMA_URL=args.chroma_url, COPILOT_CHROMA_INDEX=f"scale{os.getpid()}")
+        cp = Copilot(index_dir, embedder=embedder, corpus=False)
+        loaded = 0
         for size in sizes:
-            todo = size - len(all_ids)
-            elapsed = time.perf_counter() - started
-            if insert_rate and elapsed + todo / insert_rate > args.budget:
-                note = (f"stopped before {size} chunks: at {insert_rate:.0f} chunks/s the insert would take "
-                        f"~{todo / insert_rate:.0f} s more, past the {args.budget:.0f} s budget")
-                print(note, flush=True)
-                break
+            todo = files[loaded // 12:size // 12]
             t0 = time.perf_counter()
-            step = 5000
-            for start in range(len(all_ids), size, step):
-                if time.perf_counter() - started > args.budget:  # slower than predicted: measure what we have
-                    note = (f"stopped inserting at {len(all_ids)} of {size} chunks: the {args.budget:.0f} s budget "
-                            "ran out; that row is measured at the size reached")
-                    print(note, flush=True)
-                    break
-                ids, vecs, texts, metas = synthetic(start, min(step, size - start), words, rng, nrng)
-                store.upsert(ids, vecs, texts, metas)
-                all_ids += ids
-                all_texts += texts
-            insert_s = time.perf_counter() - t0
-            insert_rate = (len(all_ids) - (size - todo)) / insert_s
-            size = len(all_ids)
-            t1 = time.perf_counter()
-            lexical = LexicalIndex.build(all_ids, all_texts)
-            bm25_build_s = time.perf_counter() - t1
-            measure(store, lexical, qtexts[:10], nrng)  # warm
-            row = {"chunks": size, "insert_s": insert_s, "insert_chunks_per_s": insert_rate,
-                   "bm25_build_s": bm25_build_s, **measure(store, lexical, qtexts, nrng),
-                   "rss_mb": rss_mb(), "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                   "disk_mb": sum(f.stat().st_size for f in Path(tmp).rglob("*") if f.is_file()) / 1e6}
+            report = cp.ingest(todo)
+            load_s = time.perf_counter() - t0
+            loaded = sum(s["chunks"] for s in cp.sources())
+            assert report.ok and embedder.misses == 0, (report.summary(), embedder.misses)
+            out = subprocess.run([sys.executable, __file__, "--probe", str(index_dir), args.chroma_url],
+                                 capture_output=True, text=True, env={**os.environ})
+            if out.returncode:
+                raise SystemExit(out.stderr[-3000:])
+            row = {**json.loads(out.stdout.strip().splitlines()[-1]), "load_s": round(load_s, 1),
+                   "load_chunks_per_s": round(sum(f.chunks for f in report.files) / load_s, 1),
+                   "disk_mb": disk_mb(index_dir)}
             rows.append(row)
-            print(f"{size:>7} chunks: insert {insert_s:6.1f} s ({insert_rate:5.0f}/s), BM25 build {bm25_build_s:5.1f} s | "
-                  f"dense p50/p95 {row['dense_p50_ms']:.1f}/{row['dense_p95_ms']:.1f} ms, "
-                  f"BM25 {row['bm25_p50_ms']:.1f}/{row['bm25_p95_ms']:.1f} ms, "
-                  f"total {row['total_p50_ms']:.1f}/{row['total_p95_ms']:.1f} ms | RSS {row['rss_mb']:.0f} MB, "
-                  f"disk {row['disk_mb']:.0f} MB", flush=True)
-            del lexical
-            save(args, rows, note, qtexts, base_rss, started)  # after every size, so a killed run keeps its rows
-            if note:
-                break
-    save(args, rows, note, qtexts, base_rss, started)
-    return 0
-
-
-def save(args, rows: list[dict], note: str, qtexts: list[str], base_rss: float, started: float) -> None:
-    from copilot.store import HNSW
-
+            print(json.dumps(row), flush=True)
+        cp.close()
+    projected = {"chunks": 1_000_000}
+    if len(rows) >= 2:
+        for key in ("index_rss_mb", "disk_mb", "open_s", "first_answer_s", "bm25_p95_ms", "answer_p95_ms"):
+            projected[key] = project(rows, key, 1_000_000)
+        projected["dense_p95_ms"] = project(rows, "dense_p95_ms", 1_000_000, log=True)
+    print(json.dumps({"projected_1M": projected}, indent=1))
     result = {"date": datetime.now(timezone.utc).replace(microsecond=0).isoformat(), "cpus": os.cpu_count(),
-              "hnsw": HNSW, "k": K, "queries": len(qtexts), "baseline_rss_mb": base_rss, "rows": rows,
-              "note": note, "seconds": time.perf_counter() - started}
+              "backend": args.chroma_url or "embedded chroma", "rows": rows, "projected_1M": projected,
+              "seconds": round(time.perf_counter() - started)}
     if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(result, indent=2))
-        print(f"wrote {args.out}")
-    if args.plots and rows:
-        print("plots:", ", ".join(plot(rows, Path(args.plots))), flush=True)
+    if args.plots and len(rows) >= 2:
+        print("plots:", ", ".join(plot(rows, projected, Path(args.plots))))
+    return 0
 
 
 if __name__ == "__main__":

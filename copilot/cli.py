@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 from pathlib import Path
@@ -38,16 +39,29 @@ class _Bar:
             bar.close()
 
 
+def _messages(quiet: bool) -> None:
+    """What the index has to say while a command runs (building, waiting for another writer, recovering) goes
+    to stderr as plain lines."""
+    logger = logging.getLogger("copilot")
+    if not any(getattr(h, "_cx_cli", False) for h in logger.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        handler._cx_cli = True
+        logger.addHandler(handler)
+    logger.setLevel(logging.WARNING if quiet else logging.INFO)
+
+
+def _index_dir(args) -> Path:
+    return Path(args.index_dir) if args.index_dir else config.default_index_dir()
+
+
 def _open(args, build: bool = True):
     from .core import Copilot
 
-    index_dir = Path(args.index_dir) if args.index_dir else config.default_index_dir()
-    fresh = not (index_dir / "manifest.json").exists()
-    if fresh and build:
-        print(f"Building the index at {index_dir} from the built-in corpus (first run)...", file=sys.stderr)
+    _messages(getattr(args, "quiet", False))
     bar = _Bar(getattr(args, "quiet", False))
     try:
-        return Copilot(index_dir, corpus=build, progress=bar)
+        return Copilot(_index_dir(args), corpus=build, progress=bar, chroma_url=args.chroma_url)
     finally:
         bar.close()
 
@@ -155,19 +169,21 @@ def cmd_remove(args) -> int:
 def cmd_rebuild(args) -> int:
     from .core import rebuild_index
 
-    index_dir = Path(args.index_dir) if args.index_dir else config.default_index_dir()
-    print(f"Rebuilding {index_dir}...", file=sys.stderr)
+    index_dir = _index_dir(args)
+    _messages(args.quiet)
+    print(f"Rebuilding {args.chroma_url or index_dir}...", file=sys.stderr)
     bar = _Bar(args.quiet)
     try:
-        cp, report, missing = rebuild_index(index_dir, progress=bar)
+        cp, report, missing = rebuild_index(index_dir, progress=bar, chroma_url=args.chroma_url)
     finally:
         bar.close()
     for p in missing:
-        print(f"failed: {p}: file no longer exists", file=sys.stderr)
+        print(f"kept: {p}: the file no longer exists, so its stored passages were carried over as they were",
+              file=sys.stderr)
     for f in report.failed if report else []:
         print(f.line(), file=sys.stderr)
     print(f"{len(cp.sources())} sources, {sum(s['chunks'] for s in cp.sources())} chunks")
-    return 1 if missing or (report and report.failed) else 0
+    return 1 if report and report.failed else 0
 
 
 def cmd_serve(args) -> int:
@@ -311,7 +327,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cx-copilot", description="Cited answers to customer-experience "
                                      "questions from a local knowledge base.")
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--index-dir", help="index folder (default: $COPILOT_INDEX_DIR, else indexes/default)")
+    common.add_argument("--index-dir", help="index folder (default: $COPILOT_INDEX_DIR, else indexes/default); "
+                        "with --chroma-url it only holds this machine's caches and the app's uploads")
+    common.add_argument("--chroma-url", default=config.chroma_url(), metavar="URL",
+                        help="keep the index on a Chroma server, shared by every replica, e.g. "
+                        "http://127.0.0.1:8000 (default: $COPILOT_CHROMA_URL, else embedded in --index-dir)")
     common.add_argument("--quiet", action="store_true", help="no progress bars")
     common.add_argument("--backend", choices=["extractive", "openai", "ollama", "llamacpp"],
                         help="answer backend (default: $COPILOT_BACKEND, else extractive)")

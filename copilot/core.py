@@ -1,25 +1,16 @@
-"""The Copilot: loads documents into an index and answers questions from it with citations.
-
-An index directory holds:
-- `manifest.json`: what built it (embedding model, chunking settings); other settings are refused.
-- `catalog.json`: every loaded source with its content hash and chunk ids (written atomically).
-- `chroma/`: the vectors and passages; `lexical/`: the BM25 index, rebuilt from the catalog when stale.
-Chunk ids come from content, so loading an unchanged file again does nothing and a crash mid-load is
-repaired by loading again.
+"""The Copilot: answers questions with citations from an Index (copilot/index.py), which owns everything
+about storing documents: the manifest, the catalog, loading, removing, rebuilding, locking and keeping every
+process current.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import re
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -28,18 +19,18 @@ from . import config
 from .answer import (Answer, Answerer, AnswerSettings, ExtractiveAnswerer, History, Passage, Query, Topics, condense,
                      decline_text, is_follow_up, normalise_history)
 from .answer.abstain import Verdict, judge
+from .answer.candidates import passage_spans
 from .answer.pipeline import Ranking, rank
-from .chunking import Chunk, ChunkSettings, chunk_document
-from .documents import Document, load_document, supported
+from .chunking import ChunkSettings
 from .embeddings import Embedder, make_embedder
-from .errors import CopilotError, IndexMismatchError, LoadError, SourceNotFoundError
-from .lexical import LexicalIndex
-from .retrieval import Hit, RetrievalSettings, Retriever, find_acronyms
-from .store import VectorStore
-from .sentences import VECTORS_KEY, from_metadata, pack_vectors
-from .text import aspect, aspect_phrases, split_sentences, terms
+from .errors import CopilotError
+from .index import FileOutcome, Index, IngestReport
+from .retrieval import Hit, RetrievalSettings, Retriever
+from .sentences import from_metadata
+from .stores import Backend, VectorStore
+from .text import aspect, aspect_phrases, span_text, split_sentences, terms
 
-FORMAT = 1
+__all__ = ["Copilot", "FileOutcome", "IngestReport", "Prepared", "answer", "default_copilot", "rebuild_index"]
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
 
@@ -56,97 +47,27 @@ class Prepared:
     verdict: Verdict
 
 
-@dataclass
-class FileOutcome:
-    path: str
-    source: str
-    status: str  # added / unchanged / replaced / failed / skipped
-    chunks: int = 0
-    reason: str = ""
-
-    def line(self) -> str:
-        if self.status in {"failed", "skipped"}:
-            return f"{self.status}: {self.path}: {self.reason}"
-        return f"{self.status}: {self.path} ({self.chunks} chunks)"
-
-
-@dataclass
-class IngestReport:
-    files: list[FileOutcome] = field(default_factory=list)
-    seconds: float = 0.0
-    embedded: int = 0  # chunks that needed new vectors
-
-    def by_status(self, status: str) -> list[FileOutcome]:
-        return [f for f in self.files if f.status == status]
-
-    @property
-    def failed(self) -> list[FileOutcome]:
-        return self.by_status("failed")
-
-    @property
-    def ok(self) -> bool:
-        return not self.failed
-
-    def summary(self) -> str:
-        counts = {s: len(self.by_status(s)) for s in ("added", "replaced", "unchanged", "failed", "skipped")}
-        parts = [f"{n} {s}" for s, n in counts.items() if n]
-        return ", ".join(parts) or "nothing to load"
-
-    def to_dict(self) -> dict:
-        return {"files": [f.__dict__ for f in self.files], "summary": self.summary(), "seconds": round(self.seconds, 3)}
-
-
-def _atomic_write(path: Path, data: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(data, encoding="utf-8")
-    with open(tmp, "rb") as fh:
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
-def _groups(planned: list, size: int) -> Iterator[list]:
-    """Consecutive planned files in groups of about `size` chunks (a big file is a group of its own)."""
-    group: list = []
-    for item in planned:
-        group.append(item)
-        if sum(len(chunks) for _, _, chunks, _ in group) >= size:
-            yield group
-            group = []
-    if group:
-        yield group
-
-
-def _expand(paths: Iterable[str | os.PathLike]) -> list[tuple[Path, bool]]:
-    """Files to load, with whether each was named explicitly (folders are walked recursively). A file named
-    twice (or named and inside a named folder) is loaded once."""
-    out: list[tuple[Path, bool]] = []
-    for raw in paths:
-        p = Path(raw)
-        if p.is_dir():
-            for f in sorted(p.rglob("*")):
-                rel = f.relative_to(p)
-                if f.is_file() and not any(part.startswith(".") for part in rel.parts):
-                    out.append((f, False))
-        else:
-            out.append((p, True))
-    once: dict[str, tuple[Path, bool]] = {}
-    for f, explicit in out:
-        key = os.path.realpath(f)  # unlike Path.resolve, never raises (symlink loops)
-        once[key] = (once[key][0], once[key][1] or explicit) if key in once else (f, explicit)
-    return list(once.values())
-
 
 class Copilot:
     """Cited answers from a CX knowledge base.
 
     >>> cp = Copilot()                       # the default index, built from corpus/ when missing
     >>> cp.answer("How is NPS calculated?").text
+
+    `store` is where the index lives: a `copilot.stores.Backend` or a single `VectorStore`; by default embedded
+    Chroma in `index_dir`, or the Chroma server that `chroma_url` (else COPILOT_CHROMA_URL) names.
     """
 
     def __init__(self, index_dir: str | os.PathLike | None = None, *, embedder: Embedder | None = None,
-                 store: VectorStore | None = None, answerer: Answerer | None = None,
+                 store: Backend | VectorStore | None = None, answerer: Answerer | None = None,
                  corpus: str | os.PathLike | None | bool = True, retrieval: RetrievalSettings | None = None,
-                 chunking: ChunkSettings | None = None, progress: Progress | None = None):
+                 chunking: ChunkSettings | None = None, progress: Progress | None = None,
+                 chroma_url: str | None = None):
+        self._configure(index_dir, embedder, answerer, retrieval, chunking)
+        self.index = Index(self.index_dir, embedder=self.embedder, chunking=self.chunking, retrieval=self.retrieval,
+                           backend=store, url=chroma_url, corpus=corpus, progress=progress)
+
+    def _configure(self, index_dir, embedder, answerer, retrieval, chunking) -> None:
         config.quiet_third_parties()
         self.index_dir = Path(index_dir) if index_dir is not None else config.default_index_dir()
         self.embedder = embedder or make_embedder()
@@ -156,230 +77,45 @@ class Copilot:
             else AnswerSettings.fitted()
         self.answerer = answerer or ExtractiveAnswerer(self.answer_settings)
         self._topics: tuple[str, Topics] | None = None
-        self._lock = threading.RLock()
-        self.ingest_group = 256  # chunks embedded and committed together
-        self._retriever: Retriever | None = None
-        self._previous_retriever: Retriever | None = None
-        fresh = not (self.index_dir / "manifest.json").exists()
-        self.index_dir.mkdir(parents=True, exist_ok=True)
-        self._check_manifest()
-        if store is None:
-            from .store import ChromaStore
 
-            store = ChromaStore(self.index_dir / "chroma")
-        self.store = store
-        self.catalog = self._read_catalog()
-        if fresh and corpus:
-            corpus_dir = config.builtin_corpus_dir() if corpus is True else Path(corpus)
-            report = self.ingest([corpus_dir], progress=progress)
-            if report.failed:
-                raise CopilotError("could not build the index from the corpus:\n" +
-                                   "\n".join(f.line() for f in report.failed))
-
-    # ------------------------------------------------------------ index bookkeeping
-
-    def _manifest(self) -> dict:
-        return {"format": FORMAT, "embedding": self.embedder.describe(), "chunking": self.chunking.as_dict()}
-
-    def _check_manifest(self) -> None:
-        path = self.index_dir / "manifest.json"
-        wanted = self._manifest()
-        if not path.exists():
-            _atomic_write(path, json.dumps({**wanted, "created": _now()}, indent=2))
-            return
-        try:
-            found = json.loads(path.read_text())
-        except ValueError as exc:
-            raise IndexMismatchError(f"{path} is damaged ({exc}). Remove the folder {self.index_dir} and load "
-                                     "the documents again to rebuild it.") from exc
-        diffs = [k for k in ("format", "embedding", "chunking") if found.get(k) != wanted[k]]
-        if diffs:
-            desc = "; ".join(f"{k}: index has {found.get(k)}, this copilot uses {wanted[k]}" for k in diffs)
-            raise IndexMismatchError(
-                f"The index at {self.index_dir} was built with other settings ({desc}). Rebuild it with "
-                f"`cx-copilot rebuild --index-dir {self.index_dir}`, or open it with the settings it was built with.")
-
-    def _read_catalog(self) -> dict:
-        path = self.index_dir / "catalog.json"
-        if not path.exists():
-            return {"revision": "", "sources": {}}
-        try:
-            return json.loads(path.read_text(encoding="utf-8"))
-        except ValueError as exc:
-            raise CopilotError(f"{path} is damaged ({exc}). Rebuild the index with "
-                               f"`cx-copilot rebuild --index-dir {self.index_dir}`.") from exc
-
-    def _write_catalog(self) -> None:
-        self.catalog["revision"] = uuid.uuid4().hex
-        _atomic_write(self.index_dir / "catalog.json", json.dumps(self.catalog, indent=1, ensure_ascii=False))
-        self._previous_retriever = self._retriever or self._previous_retriever
-        self._retriever = None
+    # ------------------------------------------------------------ the index
 
     @property
     def retriever(self) -> Retriever:
-        """The retriever over the current index. While a load holds the write lock, questions are answered
-        from the index as it was before the load (passages deleted since are skipped), never blocked."""
-        current = self._retriever
-        if current is not None:
-            return current
-        previous = self._previous_retriever
-        if not self._lock.acquire(blocking=previous is None):
-            return previous
-        try:
-            if self._retriever is None:
-                self._retriever = self._open_retriever()
-                self._previous_retriever = None
-            return self._retriever
-        finally:
-            self._lock.release()
+        """The retriever over the index as it is now (other processes' changes included within a second or two)."""
+        return self.index.retriever
 
-    def _open_retriever(self) -> Retriever:
-        revision = self.catalog.get("revision", "")
-        folder = self.index_dir / "lexical"
-        lexical = LexicalIndex.load(folder, revision)
-        acronyms_path = folder / "acronyms.json"
-        acronyms = None
-        if lexical is not None:
-            try:
-                acronyms = json.loads(acronyms_path.read_text())
-            except (OSError, ValueError):
-                lexical = None
-        if lexical is None:
-            ids = [i for src in self.catalog["sources"].values() for i in src["chunk_ids"]]
-            chunks = self.store.get(ids)
-            texts = [f"{c.metadata.get('title', '')} {c.metadata.get('section', '')} {c.text}" for c in chunks]
-            lexical = LexicalIndex.build([c.id for c in chunks], texts)
-            acronyms = find_acronyms([c.text for c in chunks])
-            try:
-                lexical.save(folder, revision)
-                _atomic_write(acronyms_path, json.dumps(acronyms))
-            except OSError:
-                pass  # a read-only index still answers; the BM25 cache is rebuilt next time
-        return Retriever(self.embedder, self.store, lexical, self.retrieval, acronyms, self.catalog["sources"])
+    @property
+    def store(self) -> VectorStore:
+        return self.index.store
 
-    # ------------------------------------------------------------ loading documents
+    @property
+    def catalog(self) -> dict:
+        return self.index.catalog
+
+    @property
+    def ingest_group(self) -> int:
+        return self.index.ingest_group
+
+    @ingest_group.setter
+    def ingest_group(self, value: int) -> None:
+        self.index.ingest_group = value
 
     def ingest(self, paths: Iterable[str | os.PathLike] | str | os.PathLike,
                progress: Progress | None = None) -> IngestReport:
         """Load files and folders. Each file succeeds or fails on its own; the report says which and why."""
-        if isinstance(paths, (str, os.PathLike)):
-            paths = [paths]
-        start = time.perf_counter()
-        report = IngestReport()
-        with self._lock:
-            planned: list[tuple[FileOutcome, Document, list[Chunk], str]] = []
-            taken: dict[str, str] = {}
-            files = _expand(paths)
-            for n, (path, explicit) in enumerate(files, 1):
-                if progress:
-                    progress("reading", n, len(files))
-                outcome = FileOutcome(str(path), path.name, "failed")
-                if not explicit and not supported(path):
-                    outcome.status, outcome.reason = "skipped", f"unsupported file type '{path.suffix or '(none)'}'"
-                    report.files.append(outcome)
-                    continue
-                try:
-                    doc = load_document(path)
-                    if doc.source in taken and taken[doc.source] != str(path.resolve()):
-                        raise LoadError(path, f"another file named {doc.source} is in this load "
-                                              f"({taken[doc.source]}); rename one of them")
-                    taken[doc.source] = str(path.resolve())
-                    chunks = chunk_document(doc, self.chunking)
-                except LoadError as exc:
-                    outcome.reason = exc.reason
-                    report.files.append(outcome)
-                    continue
-                digest = hashlib.sha256(path.read_bytes()).hexdigest()
-                known = self.catalog["sources"].get(doc.source)
-                outcome.chunks = len(chunks)
-                if known and known.get("digest") == digest and known.get("chunk_ids") == [c.id for c in chunks]:
-                    outcome.status = "unchanged"
-                    report.files.append(outcome)
-                    continue
-                outcome.status = "replaced" if known else "added"
-                report.files.append(outcome)
-                planned.append((outcome, doc, chunks, digest))
-            report.embedded = self._write(planned, progress)
-            if planned:
-                self._write_catalog()
-        report.seconds = time.perf_counter() - start
-        return report
-
-    def _write(self, planned, progress: Progress | None) -> int:
-        """Embed and store planned files a group at a time; the catalog is saved after each group, so a
-        crash loses at most the group in flight. Returns how many chunks needed new vectors."""
-        total = sum(len(chunks) for _, _, chunks, _ in planned)
-        done = embedded = 0
-        for group in _groups(planned, self.ingest_group):
-            chunks = [c for _, _, cs, _ in group for c in cs]
-            # unchanged chunks keep their vectors and sentence vectors
-            vectors = self.store.vectors([c.id for c in chunks])
-            kept = {c.id: c.metadata.get(VECTORS_KEY) for c in self.store.get(list(vectors))}
-            sentence_vectors = {i: v for i, v in kept.items() if v}
-            todo = [c for c in chunks if c.id not in vectors or c.id not in sentence_vectors]
-            base = done + len(chunks) - len(todo)
-            counted = 0
-
-            def tick(n: int) -> None:
-                nonlocal counted
-                counted += n
-                if progress:
-                    progress("embedding", base + counted, total)
-
-            new, per_sentence = self.embedder.embed_with_spans([c.embedding_text() for c in todo],
-                                                               [c.sentence_offsets() for c in todo], tick)
-            for c, v, sv in zip(todo, new, per_sentence):
-                vectors[c.id] = v
-                sentence_vectors[c.id] = pack_vectors(sv)
-            embedded += len(todo)
-            for _, doc, cs, digest in group:
-                self.store.upsert([c.id for c in cs], np.asarray([vectors[c.id] for c in cs]), [c.text for c in cs],
-                                  [{**c.metadata(), VECTORS_KEY: sentence_vectors[c.id]} for c in cs])
-                keep = {c.id for c in cs}
-                stale = [i for i in self.catalog["sources"].get(doc.source, {}).get("chunk_ids", []) if i not in keep]
-                if stale:
-                    self.store.delete(stale)
-                self.catalog["sources"][doc.source] = {
-                    "source": doc.source, "path": str(Path(doc.path).resolve()), "title": doc.title,
-                    "kind": doc.kind, "pages": doc.pages, "chunks": len(cs), "chunk_ids": [c.id for c in cs],
-                    "digest": digest, "loaded_at": _now(),
-                    "topic": str(doc.metadata.get("topic", "")), "summary": str(doc.metadata.get("summary", "")),
-                    "instructions": int(doc.metadata.get("instruction_sentences") or 0),
-                }
-            done += len(chunks)
-            self._write_catalog()
-            if progress:
-                progress("embedding", done, total)
-        return embedded
+        return self.index.ingest(paths, progress=progress)
 
     def remove(self, source: str) -> int:
         """Delete a source (its file name, or the path it was loaded from) completely. Returns chunks removed."""
-        with self._lock:
-            name = self._resolve_source(source)
-            entry = self.catalog["sources"].pop(name)
-            self.store.delete(entry["chunk_ids"])
-            self._write_catalog()
-            return len(entry["chunk_ids"])
-
-    def _resolve_source(self, source: str) -> str:
-        sources = self.catalog["sources"]
-        if source in sources:
-            return source
-        name = Path(source).name
-        if name in sources:
-            return name
-        import difflib
-
-        close = difflib.get_close_matches(name, list(sources), n=3)
-        hint = f" Did you mean {', '.join(close)}?" if close else " `cx-copilot sources` lists what is loaded."
-        raise SourceNotFoundError(f"No source named {source!r} in the index at {self.index_dir}.{hint}")
+        return self.index.remove(source)
 
     def sources(self) -> list[dict]:
-        """Every loaded source: source, title, kind, chunks, pages, loaded_at, path, topic, summary, and
-        instructions (how many of its sentences address the assistant: such text is never used as knowledge)."""
-        keys = ("source", "title", "kind", "chunks", "pages", "loaded_at", "path", "topic", "summary", "instructions")
-        return [{k: v.get(k) for k in keys} for v in sorted(list(self.catalog["sources"].values()),
-                                                             key=lambda v: v["source"])]
+        """Every loaded source: source, title, kind, chunks, pages, loaded_at, path, topic."""
+        return self.index.sources()
+
+    def close(self) -> None:
+        self.index.close()
 
     # ------------------------------------------------------------ answering
 
@@ -468,13 +204,21 @@ class Copilot:
         return cached[1]
 
     def _passages(self, hits: list[Hit]) -> list[Passage]:
-        """Retrieved chunks as passages, with their sentences and sentence vectors."""
+        """Retrieved chunks as passages, with their sentences and sentence vectors. Chunks stored without
+        sentence vectors (an index loaded before they were kept) get them now, in one batch."""
         out = []
         for h in hits:
             spans, vectors = from_metadata(h.chunk.metadata, self.embedder.dim)
             out.append(Passage(h.id, h.chunk.text, h.source, h.chunk.metadata.get("title", ""),
                                h.chunk.metadata.get("section", ""), h.chunk.metadata.get("page"), h.score, h.dense,
                                h.lexical, spans, vectors))
+        lacking = [(p, passage_spans(p)) for p in out if p.vectors is None]
+        texts = [span_text(p.text, span) for p, spans in lacking for span in spans]
+        if texts:
+            vectors = iter(self.embedder.embed(texts))
+            for p, spans in lacking:
+                p.spans = spans
+                p.vectors = np.asarray([next(vectors) for _ in spans], dtype=np.float32)
         return out
 
     def _query(self, standalone: str, question: str, history: History | None) -> Query:
@@ -519,43 +263,18 @@ class Copilot:
 def rebuild_index(index_dir: str | os.PathLike, progress: Progress | None = None,
                   **options) -> tuple[Copilot, IngestReport | None, list[str]]:
     """Re-create an index with the current settings from the files it was loaded from (after a model or
-    chunking change). Uploaded copies and feedback kept beside the index are carried over. The old index is
-    set aside and restored if the rebuild fails. Returns the new Copilot, its load report and the paths that
-    no longer exist."""
-    import shutil
-
-    index_dir = Path(index_dir)
-    catalog = index_dir / "catalog.json"
-    paths = [v["path"] for v in json.loads(catalog.read_text()).get("sources", {}).values()] if catalog.exists() else []
-    old = index_dir.with_name(f"{index_dir.name}.old-{uuid.uuid4().hex[:8]}")
-    if index_dir.exists():
-        from .store import release_clients
-
-        release_clients()
-        index_dir.rename(old)
-    try:
-        index_dir.mkdir(parents=True)
-        for keep in ("uploads", *sorted(p.name for p in old.glob("feedback*.jsonl"))):  # rotated feedback too
-            if (old / keep).is_dir():
-                shutil.copytree(old / keep, index_dir / keep)
-            elif (old / keep).exists():
-                shutil.copy2(old / keep, index_dir / keep)
-        # uploads kept inside the index are back at their old paths now
-        missing = [p for p in paths if not Path(p).exists()]
-        cp = Copilot(index_dir, corpus=not paths, progress=progress, **options)
-        present = [p for p in paths if Path(p).exists()]
-        report = cp.ingest(present, progress=progress) if present else None
-    except BaseException:
-        shutil.rmtree(index_dir, ignore_errors=True)
-        if old.exists():
-            old.rename(index_dir)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
+    chunking change, or to repair it). It is built beside the old one, which keeps answering (in this and every
+    other process) until the new one is complete and replaces it in one step; a failed rebuild leaves the old
+    index as it was. Files kept beside the index (uploads, feedback) are not touched. Options are Copilot's
+    keyword arguments. Returns the new Copilot, its load report and the paths that no longer exist (those
+    documents are carried over from their stored passages, not dropped)."""
+    cp = Copilot.__new__(Copilot)
+    cp._configure(index_dir, options.get("embedder"), options.get("answerer"), options.get("retrieval"),
+                  options.get("chunking"))
+    cp.index = Index(cp.index_dir, embedder=cp.embedder, chunking=cp.chunking, retrieval=cp.retrieval,
+                     backend=options.get("store"), url=options.get("chroma_url"), corpus=False, check=False)
+    report, missing = cp.index.rebuild(progress)
     return cp, report, missing
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
 
 
 _default: Copilot | None = None

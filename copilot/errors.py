@@ -24,6 +24,14 @@ class IndexNotFoundError(CopilotError):
     """No index at the given place, and none could be built."""
 
 
+class IndexBusyError(CopilotError):
+    """Another process is changing the index and did not finish in time; nothing was changed."""
+
+
+class IndexDamagedError(CopilotError):
+    """The index's shared records cannot be read; the message says how to repair it."""
+
+
 class SourceNotFoundError(CopilotError):
     """`remove` was asked for a source the index does not hold."""
 

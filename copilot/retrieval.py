@@ -12,7 +12,7 @@ import numpy as np
 
 from .embeddings import Embedder
 from .lexical import LexicalIndex
-from .store import StoredChunk, VectorStore
+from .stores import StoredChunk, VectorStore
 from .text import terms
 
 
@@ -164,7 +164,8 @@ class Retriever:
     def __init__(self, embedder: Embedder, store: VectorStore, lexical: LexicalIndex,
                  settings: RetrievalSettings = RetrievalSettings(), acronyms: dict[str, str] | None = None,
                  sources: dict[str, dict] | None = None):
-        """`sources`: {source: {"title", "chunk_ids"}} of the index's documents, for questions that name one."""
+        """`sources`: the index's catalog, {source: {"title", and "load" (the tag ending its passages' ids) or
+        "chunk_ids"}}, for questions that name a document."""
         self.embedder = embedder
         self.store = store
         self.lexical = lexical
@@ -174,6 +175,22 @@ class Retriever:
         self.names = source_names({k: v.get("title", "") for k, v in self.sources.items()})
         self._positions = {i: n for n, i in enumerate(lexical.ids)}
         self._vectors: dict[str, np.ndarray] = {}  # recent query embeddings
+        self._by_load: dict[str, list[str]] | None = None
+
+    def source_ids(self, source: str) -> list[str]:
+        """The ids of a source's passages in the lexical index (grouped by load tag on first use, so opening a
+        retriever over a big index costs nothing until a question names a document)."""
+        entry = self.sources.get(source, {})
+        if not entry.get("load"):
+            return list(entry.get("chunk_ids", []))
+        if self._by_load is None:
+            by_load: dict[str, list[str]] = {}
+            for i in self.lexical.ids:
+                head, dot, load = i.rpartition(".")
+                if dot:
+                    by_load.setdefault(load, []).append(i)
+            self._by_load = by_load
+        return self._by_load.get(entry["load"], [])
 
     def query_vector(self, query: str) -> np.ndarray:
         """The embedding retrieval uses for `query` (acronyms spelled out)."""
@@ -205,7 +222,7 @@ class Retriever:
         named = named_sources(expanded, self.names, self.lexical.idf) if s.source_weight else {}
         if named and bm25_all is not None and s.method != "dense":
             for source in named:
-                own = [(float(bm25_all[j]), i) for i in self.sources[source].get("chunk_ids", [])
+                own = [(float(bm25_all[j]), i) for i in self.source_ids(source)
                        if (j := self._positions.get(i)) is not None]
                 for score, i in sorted(own, reverse=True)[: s.named_passages]:
                     lexical.setdefault(i, saturate(score, s.bm25_saturation))
@@ -231,7 +248,7 @@ class Retriever:
         if not fused:
             return []
         if named:
-            of_source = {i: source for source in named for i in self.sources[source].get("chunk_ids", [])}
+            of_source = {i: source for source in named for i in self.source_ids(source)}
             for i in fused:
                 if i in of_source:
                     fused[i] += s.source_weight * named[of_source[i]]

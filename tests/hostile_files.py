@@ -6,10 +6,9 @@ import random
 import zlib
 from pathlib import Path
 
-import numpy as np
 from conftest import make_pdf
 
-from copilot.store import StoredChunk, VectorStore
+from copilot.stores.memory import MemoryStore  # noqa: F401  (the tests' store)
 
 BOMB_MB = 120  # decompressed: beyond pypdf's default limit (75 MB) and ours (100 MB)
 
@@ -203,36 +202,3 @@ def fuzz_cases(folder: Path, n: int, seed: int = 20261201) -> list[Path]:
         paths.append(path)
     small_bomb.unlink()
     return paths
-
-
-class MemoryStore(VectorStore):
-    """The vector store interface over a dict: for tests about loading, where Chroma's per-write cost would
-    only measure Chroma."""
-
-    def __init__(self):
-        self.rows: dict[str, tuple[np.ndarray, str, dict]] = {}
-
-    def upsert(self, ids, vectors, texts, metadatas):
-        assert len(set(ids)) == len(ids), "duplicate ids in one write"
-        for i, v, t, m in zip(ids, vectors, texts, metadatas):
-            self.rows[i] = (np.asarray(v), t, dict(m))
-
-    def delete(self, ids):
-        for i in ids:
-            self.rows.pop(i, None)
-
-    def get(self, ids):
-        return [StoredChunk(i, self.rows[i][1], self.rows[i][2]) for i in ids if i in self.rows]
-
-    def vectors(self, ids):
-        return {i: self.rows[i][0] for i in ids if i in self.rows}
-
-    def query(self, vector, k):
-        scored = [(i, float(np.dot(v, vector))) for i, (v, _, _) in self.rows.items()]
-        return sorted(scored, key=lambda x: -x[1])[:k]
-
-    def all(self):
-        return self.get(list(self.rows))
-
-    def count(self):
-        return len(self.rows)

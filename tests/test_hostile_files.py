@@ -209,7 +209,7 @@ def test_nul_and_control_characters_are_removed_everywhere(tmp_path, hash_copilo
     assert "Hidden text." in docs[0].sections[-1].text and docs[1].title == "Title"
     report = hash_copilot.ingest([text, md, html, pdf])
     assert report.ok
-    chunks = hash_copilot.store.get([i for s in hash_copilot.catalog["sources"].values() for i in s["chunk_ids"]])
+    chunks = hash_copilot.store.all()
     assert chunks and not any("\x00" in c.text for c in chunks)
 
 
