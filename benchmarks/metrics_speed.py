@@ -60,11 +60,11 @@ def median_of(fn, repeat: int) -> tuple[float, float]:
 def tab_once(path: Path) -> tuple[float, float]:
     import gradio as gr
 
-    from copilot.ui.metrics import upload
+    from copilot.ui.metrics import open_survey
 
     plot = gr.Plot(format="png")
     c0, t0 = time.process_time(), time.perf_counter()
-    summary, *_, dist, trend, seg = upload(str(path))
+    summary, *_, dist, trend, seg = open_survey(str(path))
     images = [plot.postprocess(fig) for fig in (dist, trend, seg) if fig is not None]
     assert "cx-metric-score" in summary and len(images) == 3
     return time.perf_counter() - t0, time.process_time() - c0
@@ -79,6 +79,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="cx-metrics-bench-") as tmp:
         path = Path(tmp) / "responses.csv"
         make_responses(path, args.rows)
+        size = path.stat().st_size
         charts = Path(tmp) / "charts"
         baseline = median_of(lambda: timed([sys.executable, "-c", f"import pandas; pandas.read_csv({str(path)!r})"]),
                              args.repeat)
@@ -93,15 +94,17 @@ def main() -> None:
             ("cx-copilot metrics --by region --charts", segments),
             ("Metrics tab upload (first after start)", cold),
             ("Metrics tab upload", warm)]
-    print(f"{args.rows:,} responses, median of {args.repeat} runs, {os.cpu_count()} CPUs, load average "
-          f"{os.getloadavg()[0]:.1f}")
+    print(f"{args.rows:,} responses ({size / 1e6:.1f} MB), median of {args.repeat} runs, {os.cpu_count()} CPUs, "
+          f"load average {os.getloadavg()[0]:.1f}")
     print(f"{'':48} {'wall s':>7} {'CPU s':>7} {'wall / baseline':>16}")
     for name, (wall, cpu) in rows:
         print(f"{name:48} {wall:7.2f} {cpu:7.2f} {wall / baseline[0]:15.2f}x")
     if args.output:
-        Path(args.output).write_text(json.dumps({name: {"wall_s": round(w, 3), "cpu_s": round(c, 3),
-                                                        "ratio": round(w / baseline[0], 2)}
-                                                 for name, (w, c) in rows}, indent=2))
+        figures = {name: {"wall_s": round(w, 3), "cpu_s": round(c, 3), "ratio": round(w / baseline[0], 2)}
+                   for name, (w, c) in rows}
+        Path(args.output).write_text(json.dumps({"rows": args.rows, "bytes": size, "repeat": args.repeat,
+                                                 "cpus": os.cpu_count(), "load_average": round(os.getloadavg()[0], 1),
+                                                 "figures": figures}, indent=2))
 
 
 if __name__ == "__main__":

@@ -140,18 +140,18 @@ def test_the_metrics_command(csv_file, tmp_path, capsys):
 
 
 def test_the_metrics_tab_handlers_report_and_never_raise(csv_file, tmp_path):
-    summary, column, metric, date, segment, dist, trend, seg = tab.upload(str(csv_file))
+    summary, column, metric, date, segment, dist, trend, seg = tab.open_survey(str(csv_file))
     assert 'id="cx-metric-score"' in summary and "NPS <b>+" in summary
     assert column["value"] == "likelihood to recommend" and date["value"] == "submitted"
     assert dist is not None and trend is not None and seg is not None
-    summary, *plots = tab.analyse(str(csv_file), "csat", "likelihood to recommend", "(none)", "month", "(none)")
+    summary, *plots = tab.analyse_survey(str(csv_file), "csat", "likelihood to recommend", "(none)", "month", "(none)")
     assert "outside the 1-5 CSAT scale" in summary and plots == [None, None, None]
     broken = tmp_path / "broken.csv"
     broken.write_bytes(b"\x00\xff" * 100)
-    summary, *rest = tab.upload(str(broken))
+    summary, *rest = tab.open_survey(str(broken))
     assert "not text in a known encoding" in summary and rest[-3:] == [None, None, None]
     hostile = tmp_path / "<img src=x onerror=alert(1)>.csv"
     hostile.write_text("<b>score</b>\n9\n", encoding="utf-8")
-    summary, *_ = tab.upload(str(hostile))
+    summary, *_ = tab.open_survey(str(hostile))
     assert "<b>score</b>" not in summary and "&lt;b&gt;score&lt;/b&gt;" in summary
     assert "<img" not in summary

@@ -209,13 +209,13 @@ def build_app(cp) -> gr.Blocks:
 
         survey_plots = [survey_dist, survey_trend, survey_segments]
         survey_lane = dict(api_visibility="private", concurrency_limit=2, concurrency_id="metrics")
-        survey_file.upload(survey_tab.upload, [survey_file], [survey_summary, survey_column, survey_metric,
-                                                               survey_date, survey_segment, *survey_plots],
+        survey_choices = [survey_column, survey_metric, survey_date, survey_segment]
+        survey_file.upload(survey_tab.open_survey, [survey_file], [survey_summary, *survey_choices, *survey_plots],
                            **survey_lane)
-        survey_file.clear(survey_tab.clear, None, [survey_summary, *survey_plots], api_visibility="private",
-                          queue=False)
+        survey_file.clear(survey_tab.clear_survey, None, [survey_summary, *survey_plots],
+                          api_visibility="private", queue=False)
         survey_inputs = [survey_file, survey_metric, survey_column, survey_date, survey_period, survey_segment]
-        survey_run.click(survey_tab.analyse, survey_inputs, [survey_summary, *survey_plots], **survey_lane)
+        survey_run.click(survey_tab.analyse_survey, survey_inputs, [survey_summary, *survey_plots], **survey_lane)
 
         # no queue for the API: a direct request-response call, without the queue's event stream round trips
         gr.api(chat.ask, api_name="ask", queue=False)

@@ -68,7 +68,7 @@ def render_report(report: survey.Report) -> str:
     return "".join(parts)
 
 
-def upload(file):
+def open_survey(file):
     """After an upload: the columns to choose from with the guesses selected, and the analysis of the
     guessed choice (summary, column, metric, date column, segment column, three charts)."""
     path = _path(file)
@@ -96,7 +96,7 @@ def upload(file):
     return (summary, *choices, *plots)
 
 
-def analyse(file, metric, column, date_column, period, segment_column):
+def analyse_survey(file, metric, column, date_column, period, segment_column):
     """The report and its three charts (None where there is nothing to draw)."""
     path = _path(file)
     nothing = (None, None, None)
@@ -128,5 +128,5 @@ def _report(frame, name: str, metric: str, column: str, date_column, period: str
                       "details.", "error"), None, None, None
 
 
-def clear():
+def clear_survey():
     return EMPTY, None, None, None
