@@ -213,6 +213,19 @@ def simulate(items: list[Item], settings: AnswerSettings) -> tuple[float, float]
     return float(np.mean(ok)), float(statistics.median(lengths))
 
 
+def fit_options(argv: list[str]) -> list[str]:
+    """The command-line options that change the fit (not where its working files live)."""
+    out, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in ("--work", "--items", "--out"):
+            skip = True
+        elif not arg.startswith(("--work=", "--items=", "--out=")):
+            out.append(arg)
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--dev-set", default=None, help="development set file (default: benchmarks/data/...)")
@@ -303,7 +316,7 @@ def main() -> int:
               f"unanswerable declined {declined_neg:.3f}", file=sys.stderr)
 
         record = {
-            "command": "python benchmarks/fit_answer.py " + " ".join(sys.argv[1:]),
+            "command": " ".join(["python benchmarks/fit_answer.py", *fit_options(sys.argv[1:])]),
             "date": datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
             "dev_set": devset.ATTRIBUTION + "; fit split: " + ", ".join(a["title"] for a in articles),
             "formats": args.formats.split(","),
