@@ -1,4 +1,4 @@
-"""The `cx-copilot` command line: ingest, ask, sources, remove, rebuild, serve, eval."""
+"""The `cx-copilot` command line: ingest, ask, sources, remove, rebuild, serve, eval, metrics."""
 
 from __future__ import annotations
 
@@ -281,6 +281,55 @@ def cmd_export_onnx(args) -> int:
     return 0
 
 
+def cmd_metrics(args) -> int:
+    """Survey metrics from a file of responses; opens no index."""
+    from . import survey
+
+    scale = None
+    if args.scale:
+        try:
+            lo, hi = (int(x) for x in args.scale.replace("–", "-").split("-"))
+        except ValueError:
+            raise CopilotError(f"--scale {args.scale!r}: give the scale as LOW-HIGH, for example 1-5.") from None
+        scale = (lo, hi)
+    frame = survey.read_responses(args.file)
+    guess = survey.guess_columns(frame)
+    column = args.column or guess.score
+    if column is None:
+        raise CopilotError(f"{Path(args.file).name} has no column of numbers: the scores must be a column of "
+                           "numbers (0-10 for NPS, 1-5 for CSAT, 1-7 for CES). Name it with --column.")
+    options: dict = {"scale": scale, "confidence": args.confidence}
+    if args.by:
+        if args.by in survey.PERIODS:
+            date = args.date_column or guess.date
+            if date is None:
+                raise CopilotError(f"--by {args.by} needs a column of dates: none was found, name it with "
+                                   "--date-column.")
+            options.update(date_column=date, period=args.by)
+        else:
+            by = args.by if args.by in frame.columns else (guess.segment if args.by == "segment" else None)
+            if by is None:
+                raise CopilotError(f"--by {args.by}: give a period ({', '.join(survey.PERIODS)}) or a column of "
+                                   f"{Path(args.file).name} ({', '.join(map(str, frame.columns))}).")
+            options.update(segment_column=by)
+    if args.date_column and "date_column" not in options:
+        options.update(date_column=args.date_column, period="month")
+    report = survey.analyse(frame, args.metric or guess.metric or "nps", column, file=Path(args.file).name,
+                            **options)
+    saved = []
+    if args.charts:
+        from .charts import save_all
+
+        saved = save_all(report, args.charts)
+    if args.json:
+        print(json.dumps({**report.to_dict(), "charts": [str(p) for p in saved]}, indent=2, ensure_ascii=False))
+    else:
+        print("\n".join(report.summary()))
+        for p in saved:
+            print(f"chart: {p}")
+    return 0
+
+
 def _backends(args) -> list:
     if args.all_backends:
         from .backends import configured_backends
@@ -367,6 +416,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--all-backends", action="store_true",
                    help="score every configured answer backend (extractive plus each configured LLM)")
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("metrics", help="NPS, CSAT or CES from a CSV or Excel file of survey responses, with margins "
+                       "of error, trend and segments")
+    p.add_argument("file", help="a CSV, TSV or Excel (.xlsx) file with one response per row")
+    p.add_argument("--metric", choices=["nps", "csat", "ces"], help="default: guessed from the column's name and "
+                   "range")
+    p.add_argument("--column", help="the column holding the scores (default: guessed)")
+    p.add_argument("--by", help="a period (day, week, month, quarter, year) for the trend, or a column for the "
+                   "segment comparison ('segment' picks one)")
+    p.add_argument("--date-column", help="the column of dates for --by PERIOD (default: guessed)")
+    p.add_argument("--scale", help="the answer scale as LOW-HIGH (default: 0-10 NPS, 1-5 CSAT, 1-7 CES)")
+    p.add_argument("--confidence", type=float, default=0.95, help="for the margins of error (default 0.95)")
+    p.add_argument("--charts", metavar="DIR", help="write the charts as PNG files into this folder")
+    p.add_argument("--json", action="store_true", help="print the results as JSON")
+    p.add_argument("--debug", action="store_true", help="show the full traceback when something fails")
+    p.set_defaults(func=cmd_metrics)
     return parser
 
 

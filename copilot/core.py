@@ -156,6 +156,14 @@ class Copilot:
         if not question:
             raise CopilotError("The question is empty: type a question about customer experience.")
         answerer = answerer or self.answerer
+        from .toolkit import toolkit_answer  # here, not at import: `cx-copilot metrics` never needs it
+
+        toolkit = toolkit_answer(lambda: self.retriever, question, history)  # calculations, sources side by side
+        if toolkit is not None:
+            toolkit.timings = {"total_ms": round((time.perf_counter() - t0) * 1000, 1)}
+            yield toolkit.text
+            yield toolkit
+            return
         if not normalise_history(history) and is_follow_up(question) and len(terms(question)) <= 1:
             # "and how do I calculate it?" with nothing before it: ask rather than guess what "it" is
             result = Answer(question, "Which topic do you mean? Ask the whole question, for example \"How is NPS "

@@ -24,3 +24,18 @@ def test_benchmark_harness_smoke_run(tmp_path):
             assert data[side][key] > 0 or key.endswith("support"), (side, key)
     assert data["ratio"]["ingest_chunks_per_s"] > 0
     assert {row["label"] for row in data["ablation"]} == {"dense", "bm25", "rrf", "weighted"}
+
+
+@pytest.mark.integration
+def test_metrics_benchmark_smoke_run(tmp_path):
+    """The survey-metrics benchmark on 2,000 responses, once: every row timed, ratios against its baseline."""
+    out = tmp_path / "metrics.json"
+    res = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "metrics_speed.py"), "--rows", "2000",
+                          "--repeat", "1", "--output", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    data = json.loads(out.read_text())
+    assert data["rows"] == 2000 and data["bytes"] > 0 and len(data["figures"]) == 5
+    baseline = data["figures"]["baseline: python -c 'import pandas; read_csv'"]
+    assert baseline["ratio"] == 1.0
+    for row in data["figures"].values():
+        assert row["wall_s"] > 0 and row["ratio"] == pytest.approx(row["wall_s"] / baseline["wall_s"], abs=0.01)

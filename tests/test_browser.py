@@ -294,3 +294,108 @@ def test_a_page_of_another_site_cannot_drive_or_read_the_app(open_app, browser):
     assert results["run"] == "blocked" and results["join"] == "blocked"  # no CORS allowance
     assert results["read"] == "blocked"
     assert "nps.md" in [s["source"] for s in cp.sources()]
+
+
+# ---------------------------------------------------------------- the toolkit: sources side by side, the Metrics tab
+
+COMPARE_SHOT = Path(__file__).resolve().parents[1] / "docs" / "screenshot-compare.png"
+METRICS_SHOT = Path(__file__).resolve().parents[1] / "docs" / "screenshot-metrics.png"
+
+
+@pytest.fixture(scope="module")
+def toolkit_app(real_index, real_copilot, tmp_path_factory):
+    """The app without a password on its own copy of the session index (the built-in corpus)."""
+    from copilot import Copilot
+    from gradio_http import start_app
+
+    folder = tmp_path_factory.mktemp("toolkit-browser") / "index"
+    shutil.copytree(real_index, folder)
+    cp = Copilot(folder, embedder=real_copilot.embedder)
+    app, url, _ = start_app(cp)
+    yield url, cp
+    app.close()
+
+
+def _survey_csv(path: Path) -> Path:
+    """3,000 responses over six months in three regions, the North happier than the South (seeded)."""
+    import random
+
+    rng = random.Random(7)
+    rows = ["date,region,score"]
+    for i in range(3000):
+        region = rng.choice(("North", "South", "East"))
+        month = 1 + i * 6 // 3000
+        happy = {"North": 0.58, "South": 0.38, "East": 0.5}[region] + 0.02 * month
+        u = rng.random()
+        score = rng.choice((9, 10)) if u < happy else rng.choice((7, 8)) if u < happy + 0.28 else rng.randint(0, 6)
+        rows.append(f"2026-{month:02d}-{rng.randint(1, 28):02d},{region},{score}")
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+def test_sources_side_by_side_and_the_metrics_tab_in_a_browser(toolkit_app, browser, tmp_path):
+    url, cp = toolkit_app
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.set_default_timeout(30000)
+    page.goto(url)
+    page.wait_for_selector("#cx-question textarea")
+
+    # a comparison answer: a table with one cited row per source
+    _ask(page, "How do the sources define customer experience?")
+    answer = page.locator("#cx-chat [data-testid=bot]").last
+    rows = answer.locator("table.cx-compare tbody tr")
+    assert rows.count() >= 3
+    assert "Gartner" in answer.inner_text() and "Differences in scope" in answer.inner_text()
+    assert rows.first.locator("a.cx-cite").count() == 1
+    if os.environ.get("UPDATE_SCREENSHOT") == "1" or not COMPARE_SHOT.exists():
+        # the chat grown to its content, so the picture holds the question, the whole table and the summary
+        page.mouse.move(0, 0)
+        page.add_style_tag(content="#cx-chat, #cx-chat * { max-height: none !important; } "
+                                   "#cx-chat { height: auto !important; } #cx-chat .bubble-wrap { height: auto !important; }")
+        page.set_viewport_size({"width": 1400, "height": 1600})
+        page.wait_for_timeout(500)
+        page.screenshot(path=str(COMPARE_SHOT), full_page=True)
+        page.set_viewport_size({"width": 1400, "height": 1000})
+
+    # the Metrics tab: upload responses, see the score and the charts
+    page.click("#cx-metrics-tab-button")
+    page.set_input_files("#cx-metrics-file input[type=file]", str(_survey_csv(tmp_path / "responses.csv")))
+    page.wait_for_selector("#cx-metric-score")
+    from copilot import survey  # the score the analysis computes for the same file, outside the browser
+
+    report = survey.analyse_file(tmp_path / "responses.csv", date_column="date", segment_column="region")
+    assert f"NPS {report.overall.score:+.1f}" in page.inner_text("#cx-metric-score")
+    page.wait_for_selector("#cx-metrics-dist img")
+    page.wait_for_selector("#cx-metrics-trend img")
+    assert "within the noise" in page.inner_text("#cx-metrics-summary") or \
+        "beyond the noise" in page.inner_text("#cx-metrics-summary")
+    if os.environ.get("UPDATE_SCREENSHOT") == "1" or not METRICS_SHOT.exists():
+        page.mouse.move(0, 0)
+        page.wait_for_timeout(300)
+        page.screenshot(path=str(METRICS_SHOT), full_page=True)
+
+    # a broken file: a message naming the problem, and the app still works
+    page.locator("#cx-metrics-file button[aria-label='Clear']").click()
+    page.wait_for_selector("#cx-metrics-file input[type=file]", state="attached")
+    broken = tmp_path / "broken.csv"
+    broken.write_bytes(b"\x00\xff\xfe\x01" * 200)
+    page.set_input_files("#cx-metrics-file input[type=file]", str(broken))
+    page.wait_for_selector("#cx-metrics-summary .cx-notice-error")
+    assert "broken.csv is not text in a known encoding" in page.inner_text("#cx-metrics-summary")
+    assert page.locator("#cx-metrics-dist img").count() == 0
+    page.click("#cx-ask-tab-button")
+    _ask(page, "What is NPS?")
+    assert page.locator("#cx-chat [data-testid=bot]").last.locator("a.cx-cite").count() >= 1
+    page.close()
+
+
+def test_the_api_computes_and_compares_too(toolkit_app):
+    from gradio_client import Client
+
+    url, cp = toolkit_app
+    client = Client(url, verbose=False)
+    result = client.predict("312 of 400 customers said satisfied or very satisfied: CSAT?", api_name="/ask")
+    assert "Your CSAT is 78%" in result["answer"] and not result["abstained"]
+    assert [c["source"] for c in result["citations"]] == ["customer-satisfaction-score.md"]
+    compared = client.predict("How do the sources define customer experience?", api_name="/ask")
+    assert len({row["document"] for row in compared["table"]}) >= 3

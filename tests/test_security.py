@@ -363,7 +363,8 @@ def test_rebinding_cannot_remove_a_source(open_app):
 def test_private_handlers_are_not_api_routes(open_app):
     app, url, cp, port = open_app
     private = sorted({fn.api_name for fn in app.fns.values() if fn.api_name and fn.api_name != "ask"})
-    assert {"remove_source", "load_files", "sign_in", "respond", "on_like", "send_comment"} <= set(private)
+    assert {"remove_source", "load_files", "sign_in", "respond", "on_like", "send_comment", "open_survey",
+            "analyse_survey"} <= set(private)
     info = httpx.get(url + "gradio_api/info").json()
     assert list(info["named_endpoints"]) == ["/ask"] and not info.get("unnamed_endpoints")
     listed = " ".join(httpx.get(url + "gradio_api/openapi.json").json().get("paths", {}))

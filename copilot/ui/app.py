@@ -1,4 +1,4 @@
-"""The Blocks app: layout and wiring only. The handlers live in chat.py and library.py, the rendering in
+"""The Blocks app: layout and wiring only. The handlers live in chat.py, library.py and metrics.py, the rendering in
 render.py, the look in style.css and citations.js.
 
 `build_app(cp)` returns the Blocks, `launch(app, ...)` starts it with the settings it needs (theme, CSS, the
@@ -27,6 +27,9 @@ from . import render
 from .chat import Backends, Chat
 from .feedback import FeedbackLog
 from .library import Library
+from . import metrics as survey_tab
+from .metrics import FILE_TYPES, METRIC_CHOICES, NONE, PERIOD_CHOICES
+from .metrics import EMPTY as METRICS_EMPTY
 from .security import (ADMIN_ENV, AdminClients, HostPolicy, RequestGuard, SignInLimiter, SignInSettings,
                        admin_password, check_host)
 
@@ -39,6 +42,8 @@ EXAMPLES = [
     "How do I start a voice of the customer program?",
     "What is the difference between CSAT and NPS?",
     "What is the difference between CX and customer service?",
+    "We had 120 promoters, 50 passives and 30 detractors: what's our NPS?",
+    "How do the sources define customer experience?",
 ]
 CHAT_CONCURRENCY = 8  # chat events answered at once; loading documents runs in its own queue lane
 
@@ -137,6 +142,33 @@ def build_app(cp) -> gr.Blocks:
                         remove_btn = gr.Button("Remove", variant="stop", scale=1, min_width=120,
                                                elem_id="cx-remove")
                     remove_msg = gr.HTML("", elem_id="cx-remove-msg", js_on_load=None)
+            with gr.Tab("Metrics", id="metrics", elem_id="cx-metrics-tab"):
+                gr.Markdown("### Survey metrics from your own responses\nUpload a CSV or Excel file with one "
+                            "response per row: NPS, CSAT or CES with its margin of error, the distribution of "
+                            "answers, the trend by period and a comparison of segments."
+                            + ("\n\nOn this server, uploading a file needs the admin sign-in (Library tab)."
+                               if password else ""))
+                with gr.Row(equal_height=False):
+                    with gr.Column(scale=1, min_width=300):
+                        survey_file = gr.File(label="Survey responses (CSV, TSV or Excel)", file_types=FILE_TYPES,
+                                              type="filepath", elem_id="cx-metrics-file", height=120)
+                        survey_metric = gr.Radio(METRIC_CHOICES, value="nps", label="Metric", elem_id="cx-metrics-metric")
+                        survey_column = gr.Dropdown(choices=[], label="Score column", elem_id="cx-metrics-column",
+                                                    allow_custom_value=False)
+                        with gr.Row():
+                            survey_date = gr.Dropdown(choices=[NONE], value=NONE, label="Date column (optional)",
+                                                      elem_id="cx-metrics-date", allow_custom_value=False)
+                            survey_period = gr.Dropdown(choices=PERIOD_CHOICES, value="month", label="Trend by",
+                                                        elem_id="cx-metrics-period", allow_custom_value=False)
+                        survey_segment = gr.Dropdown(choices=[NONE], value=NONE, label="Segment column (optional)",
+                                                     elem_id="cx-metrics-segment", allow_custom_value=False)
+                        survey_run = gr.Button("Analyse", variant="primary", elem_id="cx-metrics-run")
+                    with gr.Column(scale=2, min_width=420):
+                        survey_summary = gr.HTML(METRICS_EMPTY, elem_id="cx-metrics-summary", js_on_load=None)
+                        survey_dist = gr.Plot(label="Distribution of answers", elem_id="cx-metrics-dist",
+                                              format="png")
+                        survey_trend = gr.Plot(label="Trend", elem_id="cx-metrics-trend", format="png")
+                        survey_segments = gr.Plot(label="Segments", elem_id="cx-metrics-segments", format="png")
 
         chat_io = dict(inputs=[question, turns, backend_choice], outputs=[question, chatbot, turns, sources_panel, feedback_box],
                        concurrency_limit=CHAT_CONCURRENCY, concurrency_id="chat", api_visibility="private",
@@ -174,6 +206,16 @@ def build_app(cp) -> gr.Blocks:
                             "base?')) ? [null, admin] : [name, admin]")
         table.select(library.pick_row, None, to_remove, api_visibility="private", queue=False)
         app.load(library.on_load, [admin], [table, to_remove, header], api_visibility="private", queue=False)
+
+        survey_plots = [survey_dist, survey_trend, survey_segments]
+        survey_lane = dict(api_visibility="private", concurrency_limit=2, concurrency_id="metrics")
+        survey_choices = [survey_column, survey_metric, survey_date, survey_segment]
+        survey_file.upload(survey_tab.open_survey, [survey_file], [survey_summary, *survey_choices, *survey_plots],
+                           **survey_lane)
+        survey_file.clear(survey_tab.clear_survey, None, [survey_summary, *survey_plots],
+                          api_visibility="private", queue=False)
+        survey_inputs = [survey_file, survey_metric, survey_column, survey_date, survey_period, survey_segment]
+        survey_run.click(survey_tab.analyse_survey, survey_inputs, [survey_summary, *survey_plots], **survey_lane)
 
         # no queue for the API: a direct request-response call, without the queue's event stream round trips
         gr.api(chat.ask, api_name="ask", queue=False)

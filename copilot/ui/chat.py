@@ -70,7 +70,8 @@ def turn_from(question: str, result: Answer, show_backend: bool = False) -> dict
     return {"id": uuid.uuid4().hex, "question": question, "answer": result.text,
             "kind": "declined" if result.abstained else "answer", "citations": cits, "backend": backend,
             "notes": [str(n) for n in result.notes or []],
-            "show_backend": bool(backend) and (show_backend or backend != "extractive")}
+            "show_backend": bool(backend) and (show_backend or backend != "extractive"),
+            "table": list(getattr(result, "table", None) or []), "summary": getattr(result, "summary", "")}
 
 
 def history_of(turns: list[dict]) -> list[tuple[str, str]]:

@@ -78,6 +78,25 @@ def render_answer(text: str, turn: int, cited: Iterable[int] = (), abstained: bo
     return body
 
 
+def render_table_answer(text: str, rows: list[dict], summary: str, turn: int, cited: Iterable[int] = ()) -> str:
+    """A sources-side-by-side answer: its first line, a table with one row per source (the extract, its
+    citation linked to the sources panel), then the sentence on differences. Everything escaped."""
+    cited = set(cited)
+    head = (text or "").split("\n", 1)[0]
+    body = []
+    for r in rows:
+        n = int(r.get("n") or 0)
+        link = (f'<a class="cx-cite" href="#{cite_id(turn, n)}" title="Show source {n}">{n}</a>' if n in cited
+                else "")
+        doc = f'<div class="cx-muted">{esc(r.get("document"))}</div>' if r.get("attributed") else ""
+        body.append(f'<tr><td class="cx-compare-source">{esc(r.get("source"))}{doc}</td>'
+                    f'<td class="cx-compare-extract">{esc(r.get("extract"))}</td><td>{link}</td></tr>')
+    table = ('<table class="cx-compare"><thead><tr><th>Source</th><th>Definition (extract)</th><th></th></tr>'
+             f'</thead><tbody>{"".join(body)}</tbody></table>')
+    tail = f'<p class="cx-compare-summary">{esc(summary)}</p>' if summary else ""
+    return f"<p>{esc(head)}</p>{table}{tail}"
+
+
 def render_meta(backend: str = "", notes: Iterable[str] = (), show_backend: bool = True) -> str:
     """The small print under an answer: notes (why a backend fell back, what was dropped) and which backend
     answered ("answered by openai", "extractive (fallback from openai)"). Empty when there is nothing to say."""
@@ -225,6 +244,9 @@ def messages(turns: list[dict], partial: str | None = None, pending_question: st
         msgs.append({"role": "user", "content": md_text(t["question"])})
         if t["kind"] == "error":
             content = render_error(t["answer"])
+        elif t.get("table"):
+            content = render_table_answer(t["answer"], t["table"], t.get("summary", ""), k,
+                                          [c["n"] for c in t["citations"]])
         else:
             content = render_answer(t["answer"], k, [c["n"] for c in t["citations"]], t["kind"] == "declined")
             meta = render_meta(t.get("backend", ""), t.get("notes", ()),
