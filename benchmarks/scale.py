@@ -100,8 +100,12 @@ def probe(index_dir: str, url: str) -> dict:
 def currency(cp, index_dir: str, url: str) -> dict:
     """Another process loads one document; how long until this open index answers from it (the dense side, at
     once) and until its BM25 index covers it (rebuilt in the background)."""
-    doc = Path(index_dir).parent / f"late-{int(time.time())}.md"
-    doc.write_text("# Zephyrine service charter\n\n## What is the Zephyrine charter?\n\nThe Zephyrine charter promises "
+    stamp = int(time.time())
+    doc = Path(index_dir).parent / f"late-{stamp}.md"
+    # a name of its own at each size: an earlier size's document, still in the index, must not answer for it
+    charter = "Zephyrine " + "".join(chr(97 + int(d)) for d in str(stamp)[-6:]).title()
+    question = f"What is the {charter} charter?"
+    doc.write_text(f"# {charter} service charter\n\n## {question}\n\nThe {charter} charter promises "
                    "every caller a named agent and a reply within 17 minutes, day or night.\n", encoding="utf-8")
     env = {**os.environ}
     if url:
@@ -113,7 +117,7 @@ def currency(cp, index_dir: str, url: str) -> dict:
         raise RuntimeError(out.stderr[-2000:])
     dense = bm25 = None
     while time.perf_counter() - committed < 120 and (dense is None or bm25 is None):
-        if dense is None and any(c.source == doc.name for c in cp.answer("What is the Zephyrine charter?").citations):
+        if dense is None and any(c.source == doc.name for c in cp.answer(question).citations):
             dense = time.perf_counter() - committed
         view = cp.index._view
         if bm25 is None and any(name == doc.name for name, _ in view.lexical_key):
