@@ -12,8 +12,9 @@ At each size a fresh process opens the index cold and reports: the model load (n
 open (Copilot(...): head, catalog, Chroma) and the first answer (which builds the BM25 index from the per-load
 token caches), then 120 warm answers end to end (`cp.answer`) and, split out, the dense search
 (`store.query`, k=30) and the BM25 scoring of every chunk; its RSS after all that; and the index's size on disk.
-The 1M projection fits each figure against chunk count: memory, disk, open time and BM25 time linearly (they
-grow with the number of chunks), dense search time against log(chunks) (HNSW).
+The 1M projection (`projection`) fits memory, disk, open time, first answer and BM25 time linearly against chunk
+count, dense search time against log(chunks) (HNSW), and adds their growth to the measured answer time.
+`--rows docs/scale.json --out docs/scale.json --plots docs` recomputes projection and plots from a finished run.
 """
 
 from __future__ import annotations
@@ -100,8 +101,12 @@ def probe(index_dir: str, url: str) -> dict:
 def currency(cp, index_dir: str, url: str) -> dict:
     """Another process loads one document; how long until this open index answers from it (the dense side, at
     once) and until its BM25 index covers it (rebuilt in the background)."""
-    doc = Path(index_dir).parent / f"late-{int(time.time())}.md"
-    doc.write_text("# Zephyrine service charter\n\n## What is the Zephyrine charter?\n\nThe Zephyrine charter promises "
+    stamp = int(time.time())
+    doc = Path(index_dir).parent / f"late-{stamp}.md"
+    # a name of its own at each size: an earlier size's document, still in the index, must not answer for it
+    charter = "Zephyrine " + "".join(chr(97 + int(d)) for d in str(stamp)[-6:]).title()
+    question = f"What is the {charter} charter?"
+    doc.write_text(f"# {charter} service charter\n\n## {question}\n\nThe {charter} charter promises "
                    "every caller a named agent and a reply within 17 minutes, day or night.\n", encoding="utf-8")
     env = {**os.environ}
     if url:
@@ -113,7 +118,7 @@ def currency(cp, index_dir: str, url: str) -> dict:
         raise RuntimeError(out.stderr[-2000:])
     dense = bm25 = None
     while time.perf_counter() - committed < 120 and (dense is None or bm25 is None):
-        if dense is None and any(c.source == doc.name for c in cp.answer("What is the Zephyrine charter?").citations):
+        if dense is None and any(c.source == doc.name for c in cp.answer(question).citations):
             dense = time.perf_counter() - committed
         view = cp.index._view
         if bm25 is None and any(name == doc.name for name, _ in view.lexical_key):
@@ -134,6 +139,24 @@ def project(rows: list[dict], key: str, n: float, log: bool = False) -> float:
         x, n = np.log(x), np.log(n)
     slope, intercept = np.polyfit(x, y, 1)
     return round(float(slope * n + intercept), 2)
+
+
+def projection(rows: list[dict], n: int = 1_000_000) -> dict:
+    """Memory, disk, open time, first answer and BM25 scoring (which scores every chunk) linearly in the number
+    of chunks; dense search against log(chunks) (HNSW). The end-to-end answer is the largest size's measured
+    answer plus the projected growth of those two searches: the rest of it (the query embedding by the model,
+    which is most of it, and the answer's assembly) does not depend on the index size, so a line through it
+    would only fit the machine's load at each size."""
+    projected: dict = {"chunks": n}
+    if len(rows) < 2:
+        return projected
+    for key in ("index_rss_mb", "disk_mb", "open_s", "first_answer_s", "bm25_p95_ms"):
+        projected[key] = project(rows, key, n)
+    projected["dense_p95_ms"] = project(rows, "dense_p95_ms", n, log=True)
+    last = rows[-1]
+    projected["answer_p95_ms"] = round(last["answer_p95_ms"] + projected["bm25_p95_ms"] - last["bm25_p95_ms"]
+                                       + projected["dense_p95_ms"] - last["dense_p95_ms"], 2)
+    return projected
 
 
 def plot(rows: list[dict], projected: dict, folder: Path) -> list[str]:
@@ -173,10 +196,20 @@ def main() -> int:
     ap.add_argument("--out", default="")
     ap.add_argument("--plots", default="", help="folder for scale-latency.png and scale-memory.png")
     ap.add_argument("--chroma-url", default="")
+    ap.add_argument("--rows", default="", help="recompute the projection and plots from this result file's rows")
     ap.add_argument("--probe", nargs=2, metavar=("INDEX_DIR", "URL"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.probe:
         print(json.dumps(probe(*args.probe)))
+        return 0
+    if args.rows:
+        result = json.loads(Path(args.rows).read_text())
+        result["projected_1M"] = projection(result["rows"])
+        print(json.dumps({"projected_1M": result["projected_1M"]}, indent=1))
+        if args.out:
+            Path(args.out).write_text(json.dumps(result, indent=2))
+        if args.plots:
+            print("plots:", ", ".join(plot(result["rows"], result["projected_1M"], Path(args.plots))))
         return 0
     from scale_corpus import StoredVectors, ensure
 
@@ -211,11 +244,7 @@ def main() -> int:
             rows.append(row)
             print(json.dumps(row), flush=True)
         cp.close()
-    projected = {"chunks": 1_000_000}
-    if len(rows) >= 2:
-        for key in ("index_rss_mb", "disk_mb", "open_s", "first_answer_s", "bm25_p95_ms", "answer_p95_ms"):
-            projected[key] = project(rows, key, 1_000_000)
-        projected["dense_p95_ms"] = project(rows, "dense_p95_ms", 1_000_000, log=True)
+    projected = projection(rows)
     print(json.dumps({"projected_1M": projected}, indent=1))
     result = {"date": datetime.now(timezone.utc).replace(microsecond=0).isoformat(), "cpus": os.cpu_count(),
               "backend": args.chroma_url or "embedded chroma", "rows": rows, "projected_1M": projected,

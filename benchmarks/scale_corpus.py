@@ -154,6 +154,13 @@ class StoredVectors:
     def embed_batch(self, texts):
         return self.embed(texts)
 
+    def embed_with_spans(self, texts, spans, progress=None):
+        """The Index also stores a vector per sentence. Each sentence gets its chunk's stored vector: the same
+        bytes in the store as real sentence vectors (so load time, disk and memory are what they would be),
+        and no model call. The answer's choice of sentences is not what the scale run measures."""
+        vectors = self.embed(texts, progress)
+        return vectors, [np.repeat(v[None, :], len(ss), axis=0) for v, ss in zip(vectors, spans)]
+
 
 def ensure(chunks: int = 100_000, folder: Path = CACHE / "scale-corpus") -> tuple[Path, Path]:
     """The document set and its vectors, made once (the marker file records how many chunks)."""
