@@ -49,6 +49,7 @@ from copilot.answer.pipeline import Ranking  # noqa: E402
 from copilot.answer.scorer import LinearModel, Weights, save_weights  # noqa: E402
 from copilot.answer.settings import AnswerSettings  # noqa: E402
 from copilot.evaluation import golden_files, has_fact, load_jsonl, with_test_documents  # noqa: E402
+from copilot.index import index_exists  # noqa: E402
 
 OFFTOPIC_TRAIN = ROOT / "benchmarks" / "data" / "offtopic-train.jsonl"
 
@@ -109,18 +110,20 @@ def collect(cp: Copilot, items: list[dict], kind: str, answerable: bool, tag: st
 
 def build_indexes(work: Path, articles: list[dict], formats: list[str]) -> tuple[Path, dict[str, Path]]:
     base = work / "base"
-    if not (base / "manifest.json").exists():
-        Copilot(base)
+    if not index_exists(base):
+        Copilot(base).close()
     dev: dict[str, Path] = {}
     for fmt in formats:
         folder = work / f"dev-{fmt}"
-        if not (folder / "index" / "manifest.json").exists():
+        done = folder / "loaded"  # written once the articles are in: a half-built folder is built again
+        if not done.exists():
             shutil.rmtree(folder, ignore_errors=True)
             shutil.copytree(base, folder / "index")
             devset.write_articles(articles, folder / "docs", layout=[fmt])
             report = Copilot(folder / "index", corpus=False).ingest([folder / "docs"])
             if report.failed:
                 raise SystemExit("could not load the dev articles: " + "; ".join(f.line() for f in report.failed))
+            done.write_text("ok\n")
         dev[fmt] = folder / "index"
     return base, dev
 
