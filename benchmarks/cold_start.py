@@ -58,12 +58,9 @@ def main() -> int:
     parser.add_argument("--question", default=QUESTION)
     parser.add_argument("--out", help="write the figures as JSON here")
     args = parser.parse_args()
-    sys.path.insert(0, str(ROOT))
-    from copilot.index import index_exists
-
     with tempfile.TemporaryDirectory() as tmp:
         index = Path(args.index_dir) if args.index_dir else Path(tmp) / "index"
-        if not index_exists(index):
+        if not index.exists():  # a new folder: the first ask builds it (untimed)
             print(f"building the index at {index} ...", file=sys.stderr)
             ask(index, "auto", args.question)
         load_before = os.getloadavg()

@@ -22,7 +22,8 @@ sys.path.insert(0, str(ROOT))
 from copilot import Copilot, devset  # noqa: E402
 from copilot.answer.extractive import ExtractiveAnswerer  # noqa: E402
 from copilot.answer.settings import AnswerSettings  # noqa: E402
-from copilot.evaluation import evaluate, format_table, golden_files, load_jsonl, with_test_documents  # noqa: E402
+from copilot.evaluation import (Report, evaluate, format_table, golden_files, load_jsonl,  # noqa: E402
+                                with_test_documents)
 
 HERE = Path(__file__).resolve().parent
 COLUMNS = ["weights", "report_in_answer", "report_first_sentence", "report_declined", "report_median_words",
@@ -35,6 +36,7 @@ def supported(report) -> float:
 
 
 def judge(index_dir: Path, weights: str | None, work: Path) -> dict:
+    print(f"judging {weights or 'the shipped weights'} ...", file=sys.stderr)
     settings = AnswerSettings.fitted(weights)
     cp = Copilot(index_dir, answerer=ExtractiveAnswerer(settings), corpus=False)
     golden = golden_files()
@@ -42,7 +44,7 @@ def judge(index_dir: Path, weights: str | None, work: Path) -> dict:
     main = evaluate(cp, golden, kinds=("question", "offtopic", "conversation"))
     docs = evaluate(with_test_documents(cp, work / "docs"), golden, kinds=("document",))
     both = main.judgements + docs.judgements
-    row["golden"] = supported(type(main)(both))
+    row["golden"] = supported(Report(both))
     row["offtopic_declined"] = round(main.metrics()["offtopic_declined"], 3)
     row["cx_declined"] = sum(not j.answered for j in both if j.kind != "offtopic")
     row["golden_followups"] = supported(evaluate(cp, golden, kinds=("followup",)))

@@ -49,7 +49,6 @@ from copilot.answer.pipeline import Ranking  # noqa: E402
 from copilot.answer.scorer import LinearModel, Weights, save_weights  # noqa: E402
 from copilot.answer.settings import AnswerSettings  # noqa: E402
 from copilot.evaluation import golden_files, has_fact, load_jsonl, with_test_documents  # noqa: E402
-from copilot.index import index_exists  # noqa: E402
 
 OFFTOPIC_TRAIN = ROOT / "benchmarks" / "data" / "offtopic-train.jsonl"
 
@@ -110,8 +109,7 @@ def collect(cp: Copilot, items: list[dict], kind: str, answerable: bool, tag: st
 
 def build_indexes(work: Path, articles: list[dict], formats: list[str]) -> tuple[Path, dict[str, Path]]:
     base = work / "base"
-    if not index_exists(base):
-        Copilot(base).close()
+    Copilot(base).close()  # builds the built-in corpus's index, or brings it up to date (quick when current)
     dev: dict[str, Path] = {}
     for fmt in formats:
         folder = work / f"dev-{fmt}"

@@ -101,12 +101,6 @@ def _now() -> str:
     return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
 
 
-def index_exists(folder: str | os.PathLike) -> bool:
-    """Does `folder` hold an index (the shared-state layout or the first one)?"""
-    folder = Path(folder)
-    return (folder / "state.sqlite3").exists() or (folder / "manifest.json").exists()
-
-
 def record_id(chunk_id: str, load: str) -> str:
     """A chunk's id in the store: its content id, tagged with the load that wrote it (none for indexes made
     before loads were tagged)."""

@@ -13,7 +13,7 @@ import pytest
 from copilot import Copilot
 from copilot.embeddings import HashEmbedder
 from copilot.errors import IndexBusyError
-from copilot.index import index_exists, record_id
+from copilot.index import record_id
 from copilot.retrieval import RetrievalSettings
 from copilot.stores.memory import MemoryBackend
 
@@ -51,17 +51,6 @@ def _wait(predicate, timeout=5.0):
             return time.monotonic() - (deadline - timeout)
         time.sleep(0.05)
     raise AssertionError("not within %.1f s" % timeout)
-
-
-def test_index_exists_knows_a_built_index_from_an_empty_or_missing_folder(tmp_path):
-    assert not index_exists(tmp_path / "missing")
-    (tmp_path / "empty").mkdir()
-    assert not index_exists(tmp_path / "empty")
-    _open(tmp_path / "built").close()
-    assert index_exists(tmp_path / "built")
-    (tmp_path / "first-layout").mkdir()
-    (tmp_path / "first-layout" / "manifest.json").write_text("{}", encoding="utf-8")
-    assert index_exists(tmp_path / "first-layout")
 
 
 def test_every_store_call_is_batched(tmp_path):
