@@ -10,8 +10,8 @@ import pytest
 from copilot.answer import AnswerSettings, Passage, Query, compose, decline_text, normalise_history, with_marker
 from copilot.answer import features as F
 from copilot.answer.abstain import EVIDENCE, judge
-from copilot.answer.candidates import candidates, list_block
-from copilot.answer.extractive import ExtractiveAnswerer
+from copilot.answer.candidates import Candidate, candidates, list_block
+from copilot.answer.extractive import ExtractiveAnswerer, restated
 from copilot.answer.pipeline import rank
 from copilot.answer.scorer import LinearModel, load_weights
 from copilot.answer.select import opening, select
@@ -196,6 +196,19 @@ def test_the_best_sentence_opens_the_answer_and_close_ones_follow_in_reading_ord
 def test_a_follow_up_does_not_open_with_what_was_already_said():
     assert opening(np.array([0.9, 0.5, 0.7]), [True, False, False]) == 2
     assert opening(np.array([0.9, 0.5]), [True, True]) == 0
+
+
+def test_a_sentence_that_restates_a_shown_one_counts_as_shown():
+    def cand(i, vector):
+        v = np.array(vector, dtype=np.float32)
+        return Candidate(f"Sentence {i}.", 0, i, i, True, False, vector=v / np.linalg.norm(v))
+    cands = [cand(0, [1, 0, 0]), cand(1, [0.95, 0.3, 0]), cand(2, [0, 1, 0]), cand(3, [1, 0, 0])]
+    cands[3].vector = None  # no vector: only an exact repeat counts
+    said = [True, False, False, False]
+    assert restated(cands, said, 0.9) == [True, True, False, False]
+    assert restated(cands, said, 0.99) == said
+    assert restated(cands, said, 1.01) == said  # switched off
+    assert restated(cands, [False] * 4, 0.5) == [False] * 4
 
 
 def test_a_list_that_the_question_asks_for_comes_whole_with_its_heading():

@@ -64,3 +64,14 @@ def test_a_chain_of_follow_ups_keeps_the_first_topic():
 def test_without_an_index_vocabulary_the_content_words_are_the_subject():
     assert condense("and how do I calculate it?", h("What is NPS?")) == "and how do I calculate NPS?"
     assert condense("and the scale?", h("What is NPS?")) == "and the scale? (NPS)"
+
+
+def test_a_word_between_a_determiner_and_the_topic_modifies_it():
+    loops = Topics.from_titles(["Closing the feedback loop", "Net Promoter Score (NPS)"], ["nps"])
+    history = h("What is the inner loop?")
+    assert condense("who owns it?", history, loops) == "who owns the inner loop?"
+    # the modified topic survives the next turn, and a sibling replaces all of it
+    assert condense("and the outer loop?", h("What is the inner loop?", "who owns it?"), loops) == \
+        "who owns the outer loop?"
+    # question words are not modifiers: "a good NPS" is still about NPS
+    assert condense("and how is it calculated?", h("What is a good NPS?"), loops) == "and how is NPS calculated?"

@@ -7,12 +7,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
+
 from .compose import compose
 from .features import said_before
 from .pipeline import Ranking, rank
 from .select import select
 from .settings import AnswerSettings
 from .types import Answer, Answerer, Passage, Query
+
+
+def restated(cands, said: list[bool], threshold: float) -> list[bool]:
+    """`said`, widened to the sentences that say what a shown one said in other words: embedding cosine with
+    a shown candidate of at least `threshold` (a glossary's definition and the article's own)."""
+    shown = [c.vector for c, s in zip(cands, said) if s and c.vector is not None]
+    if not shown or threshold > 1:
+        return said
+    m = np.vstack(shown)
+    return [s or (c.vector is not None and float(np.max(m @ c.vector)) >= threshold) for c, s in zip(cands, said)]
 
 
 class ExtractiveAnswerer(Answerer):
@@ -40,7 +52,7 @@ class ExtractiveAnswerer(Answerer):
             return Answer(question, "", True, backend=self.name)
         b = r.batch
         heading = [b.question.coverage(b.heading_terms[c.passage]) for c in r.cands]
-        said = [bool(x) for x in said_before(b)]
+        said = restated(r.cands, [bool(x) for x in said_before(b)], self.settings.restated)
         sel = select(r.cands, r.scores, b.terms, heading, list(b.coverage), said, self.settings, b.section_cover,
                      b.question.weights)
         picked = [(r.cands[i].text, r.cands[i].passage, r.cands[i].marker, r.cands[i].item) for i in sel.chosen]

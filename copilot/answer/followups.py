@@ -29,6 +29,7 @@ _SIBLING = re.compile(r"^\s*(?:and|also|so|but|ok|okay)?\s*(?:what|how)\s+about\
                       r"(?:for|with|in|of|on|about)?\s*", re.I)
 _PRONOUN = re.compile(r"\b(it|this|that|they|them|these|those|this one|that one)\b(?!['’])", re.I)
 _POSSESSIVE = re.compile(r"\b(its|their)\b", re.I)
+_DETERMINERS = {"the", "a", "an", "this", "that", "our", "your", "their", "its"}
 _QUESTION_WORDS = STOPWORDS | {"difference", "between", "example", "examples", "good", "best", "work", "works"}
 
 
@@ -96,10 +97,21 @@ def topic_phrase(question: str, topics: Topics) -> tuple[int, int] | None:
         while j + 1 < len(tokens) and topics.is_topic_word(tokens[j + 1].group(0)):
             j += 1
         run = " ".join(t.group(0) for t in tokens[k:j + 1])
-        if topics.topic_terms(run) and (best is None or (tokens[j].end() - tokens[k].start()) > best[1] - best[0]):
-            best = (tokens[k].start(), tokens[j].end())
+        first = _modifier_start(tokens, k)
+        if topics.topic_terms(run) and (best is None or (tokens[j].end() - tokens[first].start()) > best[1] - best[0]):
+            best = (tokens[first].start(), tokens[j].end())
         k = j + 1
     return best
+
+
+def _modifier_start(tokens: list[re.Match], k: int) -> int:
+    """Where the noun phrase ending in the topic run that starts at token k begins: one word between a
+    determiner and the run modifies it ("the *inner* loop", "our *annual* NPS"), so it belongs to the topic."""
+    if k >= 2 and tokens[k - 2].group(0).lower() in _DETERMINERS:
+        word = tokens[k - 1].group(0).lower().strip("'’")
+        if word not in _QUESTION_WORDS and not word.isdigit():
+            return k - 1
+    return k
 
 
 def sibling_topic(question: str, topics: Topics) -> str | None:
@@ -152,5 +164,9 @@ def _subject(previous: str, topics: Topics | None) -> str:
     if topics is not None:
         span = topic_phrase(previous, topics)
         if span:
-            return re.sub(r"^(?:the|a|an)\s+", "", previous[span[0]:span[1]], flags=re.I)
+            phrase = re.sub(r"^(?:the|a|an)\s+", "", previous[span[0]:span[1]], flags=re.I)
+            before = re.search(r"\b(the|a|an)\s+$", previous[:span[0]], flags=re.I)
+            if before and not topics.is_topic_word(phrase.split()[0]):
+                phrase = f"{before.group(1).lower()} {phrase}"  # "the inner loop": its modifier stays attached
+            return phrase
     return subject_of(previous)
