@@ -1,7 +1,8 @@
 """Stage 4 of the extractive pipeline: which scored sentences make the answer, and in what order.
 
 The best sentence opens the answer (a follow-up never opens with a sentence the conversation has already
-shown, or one that says the same in other words (`extractive.restated`), while something new is available). What follows depends on where that sentence stands:
+shown, or one that says the same in other words (`extractive.restated`), while something new is available).
+What follows depends on where that sentence stands:
 - a list the question asks for comes whole: the best sentence introduces a list, or it is an item of a list
   whose heading matches the question better than the item does;
 - in a section whose heading names the question (section match at least `section_threshold`), the section
