@@ -240,6 +240,19 @@ def test_selection_floor_keeps_weak_sentences_out():
     assert sel.chosen == [0, 1]
 
 
+def test_another_passage_that_scores_nearly_as_well_follows_the_opening():
+    cands = candidates([_p(0, "Alpha one two. Beta three four."), _p(1, "Gamma five six. Delta seven eight.")])
+    terms = [set(c.text.lower().split()) for c in cands]
+    scores = np.array([0.9, 0.1, 0.7, 0.6])
+    args = (cands, scores, terms, [0] * 4, [0] * 4, [False] * 4)
+    off = replace(SETTINGS, context_ratio=1.0, context_min=0.0)  # nothing follows on closeness alone
+    assert select(*args, off).chosen == [0]
+    assert select(*args, replace(off, second_ratio=0.75)).chosen == [0, 2]  # 0.7 >= 0.75 * 0.9
+    assert select(*args, replace(off, second_ratio=0.8)).chosen == [0]  # 0.7 < 0.8 * 0.9
+    shown = select(cands, scores, terms, [0] * 4, [0] * 4, [False, False, True, False], replace(off, second_ratio=0.6))
+    assert shown.chosen == [0, 3]  # the conversation showed passage 1's best: its next best, if close enough
+
+
 # ---------------------------------------------------------------- abstention
 
 def test_abstention_follows_the_evidence_model():

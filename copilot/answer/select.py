@@ -9,9 +9,13 @@ What follows depends on where that sentence stands:
   was written to answer it: its other sentences follow in reading order, up to `section_words`;
 - elsewhere (a paragraph in running text) only sentences that score close to the best one follow
   (`context_ratio`, `context_min`), up to `max_words`.
-Last, when part of the question is still uncovered (the other side of "X vs Y"), the sentence that covers
-most of it is added if that part weighs at least `gain_min`. The thresholds and budgets are fitted
-(`benchmarks/fit_answer.py`); after the opening sentence the others go in reading order, its own passage first.
+When another passage's best sentence scores nearly as well as the opening one (at least `second_ratio` of
+its score), that passage may hold the answer instead: its sentence follows too, so the reader sees both,
+each cited (a glossary entry and the article's section often score within a few points of each other, and
+either may be the one that answers). Last, when part of the question is still uncovered (the other side
+of "X vs Y"), the sentence that covers most of it is added if that part weighs at least `gain_min`. The
+thresholds and budgets are fitted (`benchmarks/fit_answer.py`); after the opening sentence the others go in
+reading order, its own passage first.
 """
 
 from __future__ import annotations
@@ -81,12 +85,42 @@ def select(cands: Sequence[Candidate], scores: np.ndarray, terms: Sequence[set[s
                 continue
             extras.append(i)
             words += c.words
+    rival = second_opinion(cands, scores, first, head + extras, terms, said, settings, words)
+    if rival is not None:
+        extras.append(rival)
+        words += cands[rival].words
     # a part of the question nothing chosen covers yet ("X vs Y": the side the opening sentence leaves out)
     gain = missing_part(cands, head + extras, terms, weights, said, settings, words)
     if gain is not None:
         extras.append(gain)
     rest = sorted(extras, key=lambda i: (cands[i].passage != top.passage, cands[i].passage, cands[i].position))
     return Selection(first, head + rest)
+
+
+def second_opinion(cands: Sequence[Candidate], scores: np.ndarray, first: int, chosen: list[int],
+                   terms: Sequence[set[str]], said: Sequence[bool], settings, words: int) -> int | None:
+    """The best sentence of a passage other than the opening sentence's, when it scores at least
+    `settings.second_ratio` times the opening sentence's score (and `context_min`), says something new (not
+    shown, not a repeat of a chosen sentence) and fits the budget (`max_words`, or what a section or list
+    answer has already used, plus half the sentence). A ratio above 1 turns this off."""
+    if settings.second_ratio > 1:
+        return None
+    floor = max(settings.context_min, settings.second_ratio * float(scores[first]))
+    budget = max(settings.max_words, words)
+    home = cands[first].passage
+    for i in np.argsort(-scores, kind="stable"):
+        i = int(i)
+        if scores[i] < floor:
+            return None
+        c = cands[i]
+        if c.passage == home or i in chosen:
+            continue
+        if said[i] or c.item or c.introduces or c.words < 3 or words + c.words > budget + c.words // 2:
+            continue
+        if any(jaccard(terms[i], terms[j]) > settings.redundancy for j in chosen):
+            continue
+        return i
+    return None
 
 
 def missing_part(cands: Sequence[Candidate], chosen: list[int], terms: Sequence[set[str]], weights: dict[str, float],
