@@ -240,17 +240,41 @@ def test_selection_floor_keeps_weak_sentences_out():
     assert sel.chosen == [0, 1]
 
 
-def test_another_passage_that_scores_nearly_as_well_follows_the_opening():
+def test_a_passage_retrieval_put_first_follows_when_its_sentence_scores_nearly_as_well():
     cands = candidates([_p(0, "Alpha one two. Beta three four."), _p(1, "Gamma five six. Delta seven eight.")])
     terms = [set(c.text.lower().split()) for c in cands]
-    scores = np.array([0.9, 0.1, 0.7, 0.6])
+    scores = np.array([0.7, 0.1, 0.9, 0.6])  # the best sentence is in passage 1, retrieved second
     args = (cands, scores, terms, [0] * 4, [0] * 4, [False] * 4)
     off = replace(SETTINGS, context_ratio=1.0, context_min=0.0)  # nothing follows on closeness alone
-    assert select(*args, off).chosen == [0]
-    assert select(*args, replace(off, second_ratio=0.75)).chosen == [0, 2]  # 0.7 >= 0.75 * 0.9
-    assert select(*args, replace(off, second_ratio=0.8)).chosen == [0]  # 0.7 < 0.8 * 0.9
-    shown = select(cands, scores, terms, [0] * 4, [0] * 4, [False, False, True, False], replace(off, second_ratio=0.6))
-    assert shown.chosen == [0, 3]  # the conversation showed passage 1's best: its next best, if close enough
+    assert select(*args, off).chosen == [2]
+    assert select(*args, replace(off, second_ratio=0.75)).chosen == [2, 0]  # 0.7 >= 0.75 * 0.9
+    assert select(*args, replace(off, second_ratio=0.8)).chosen == [2]  # 0.7 < 0.8 * 0.9
+    # a passage retrieved behind the opening one has both stages against it: only without `second_ahead`
+    behind = (cands, np.array([0.9, 0.1, 0.7, 0.6]), terms, [0] * 4, [0] * 4, [False] * 4)
+    assert select(*behind, replace(off, second_ratio=0.6)).chosen == [0]
+    assert select(*behind, replace(off, second_ratio=0.6, second_ahead=False)).chosen == [0, 2]
+
+
+def test_a_long_section_leaves_room_for_the_other_passages_answer():
+    section = " ".join(f"Sentence {k} of the section says one more thing about it." for k in range(8))
+    cands = candidates([_p(0, "The formula is lost over start."), _p(1, section)])
+    terms = [set(c.text.lower().split()) for c in cands]
+    scores = np.array([0.8] + [0.9] + [0.1] * 7)  # the section's first sentence is best, passage 0's close
+    s = replace(SETTINGS, second_ratio=0.6, section_threshold=0.3, section_words=40, max_words=30)
+    sel = select(cands, scores, terms, [0] * 9, [0] * 9, [False] * 9, s, section_cover=[0.0, 1.0])
+    assert sel.chosen[0] == 1 and 0 in sel.chosen
+    assert sum(cands[i].words for i in sel.chosen) <= 40
+
+
+def test_the_other_passage_must_not_restate_the_opening_sentence():
+    cands = candidates([_p(0, "Alpha one two. Beta three four."), _p(1, "Gamma five six. Delta seven eight.")])
+    same, other = np.array([1.0, 0.0], dtype=np.float32), np.array([0.0, 1.0], dtype=np.float32)
+    for c, v in zip(cands, (same, other, same, other)):
+        c.vector = v
+    terms = [set(c.text.lower().split()) for c in cands]
+    s = replace(SETTINGS, context_ratio=1.0, context_min=0.0, second_ratio=0.5)
+    chosen = select(cands, np.array([0.8, 0.7, 0.9, 0.1]), terms, [0] * 4, [0] * 4, [False] * 4, s).chosen
+    assert chosen == [2, 1]  # passage 0's best (0.8) says what the opening says; its next best (0.7) does not
 
 
 # ---------------------------------------------------------------- abstention

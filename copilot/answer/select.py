@@ -9,13 +9,14 @@ What follows depends on where that sentence stands:
   was written to answer it: its other sentences follow in reading order, up to `section_words`;
 - elsewhere (a paragraph in running text) only sentences that score close to the best one follow
   (`context_ratio`, `context_min`), up to `max_words`.
-When another passage's best sentence scores nearly as well as the opening one (at least `second_ratio` of
-its score), that passage may hold the answer instead: its sentence follows too, so the reader sees both,
-each cited (a glossary entry and the article's section often score within a few points of each other, and
-either may be the one that answers). Last, when part of the question is still uncovered (the other side
-of "X vs Y"), the sentence that covers most of it is added if that part weighs at least `gain_min`. The
-thresholds and budgets are fitted (`benchmarks/fit_answer.py`); after the opening sentence the others go in
-reading order, its own passage first.
+When retrieval ranked another passage ahead of the opening sentence's and that passage's best sentence
+scores nearly as well (at least `second_ratio` of the opening one's score), the two stages disagree about
+where the answer is: that sentence follows too, so the reader sees both, each cited (a glossary entry and the
+article's section often score within a few points of each other, and either may be the one that answers).
+It must add something: not a sentence that restates a chosen one (`restated`). Last, when part of the
+question is still uncovered (the other side of "X vs Y"), the sentence that covers most of it is added if
+that part weighs at least `gain_min`. The thresholds and budgets are fitted (`benchmarks/fit_answer.py`);
+after the opening sentence the others go in reading order, its own passage first.
 """
 
 from __future__ import annotations
@@ -62,7 +63,10 @@ def select(cands: Sequence[Candidate], scores: np.ndarray, terms: Sequence[set[s
             head = block
     words = sum(cands[i].words for i in head)
     in_section = bool(section_cover) and section_cover[top.passage] >= settings.section_threshold
-    extras: list[int] = []
+    # the other passage's answer first, so that a long section leaves room for it
+    rival = second_opinion(cands, scores, first, head, terms, said, settings, words)
+    extras: list[int] = [] if rival is None else [rival]
+    words += cands[rival].words if rival is not None else 0
     if in_section:  # the rest of the section, in reading order
         budget = max(settings.section_words, words)
         for i in sorted((i for i, c in enumerate(cands) if c.passage == top.passage), key=lambda i: cands[i].position):
@@ -72,23 +76,21 @@ def select(cands: Sequence[Candidate], scores: np.ndarray, terms: Sequence[set[s
             words += cands[i].words
     else:  # sentences that score close to the best, while the budget lasts
         floor = max(settings.context_min, settings.context_ratio * float(scores[first]))
+        close = 0
         for i in np.argsort(-scores, kind="stable"):
             i = int(i)
-            if len(extras) + 1 >= settings.max_sentences:
+            if close + 1 >= settings.max_sentences:
                 break
             c = cands[i]
-            if i in head or scores[i] < floor or said[i] or c.item or c.introduces or c.words < 3:
+            if i in head or i in extras or scores[i] < floor or said[i] or c.item or c.introduces or c.words < 3:
                 continue
             if words + c.words > settings.max_words:
                 continue
             if any(jaccard(terms[i], terms[j]) > settings.redundancy for j in head + extras):
                 continue
             extras.append(i)
+            close += 1
             words += c.words
-    rival = second_opinion(cands, scores, first, head + extras, terms, said, settings, words)
-    if rival is not None:
-        extras.append(rival)
-        words += cands[rival].words
     # a part of the question nothing chosen covers yet ("X vs Y": the side the opening sentence leaves out)
     gain = missing_part(cands, head + extras, terms, weights, said, settings, words)
     if gain is not None:
@@ -99,10 +101,11 @@ def select(cands: Sequence[Candidate], scores: np.ndarray, terms: Sequence[set[s
 
 def second_opinion(cands: Sequence[Candidate], scores: np.ndarray, first: int, chosen: list[int],
                    terms: Sequence[set[str]], said: Sequence[bool], settings, words: int) -> int | None:
-    """The best sentence of a passage other than the opening sentence's, when it scores at least
-    `settings.second_ratio` times the opening sentence's score (and `context_min`), says something new (not
-    shown, not a repeat of a chosen sentence) and fits the budget (`max_words`, or what a section or list
-    answer has already used, plus half the sentence). A ratio above 1 turns this off."""
+    """The best sentence of a passage other than the opening sentence's (with `settings.second_ahead`, of one
+    retrieved ahead of it), when it scores at least `settings.second_ratio` times the opening sentence's score
+    (and `context_min`), says something new (not shown, neither sharing most of its terms with a chosen
+    sentence nor restating one: cosine below `settings.restated`) and fits the budget (`max_words`, or what a
+    section or list answer has already used, plus half the sentence). A ratio above 1 turns this off."""
     if settings.second_ratio > 1:
         return None
     floor = max(settings.context_min, settings.second_ratio * float(scores[first]))
@@ -113,14 +116,20 @@ def second_opinion(cands: Sequence[Candidate], scores: np.ndarray, first: int, c
         if scores[i] < floor:
             return None
         c = cands[i]
-        if c.passage == home or i in chosen:
+        if c.passage == home or i in chosen or (settings.second_ahead and c.passage > home):
             continue
         if said[i] or c.item or c.introduces or c.words < 3 or words + c.words > budget + c.words // 2:
             continue
-        if any(jaccard(terms[i], terms[j]) > settings.redundancy for j in chosen):
+        if any(jaccard(terms[i], terms[j]) > settings.redundancy or restates(c, cands[j], settings.restated)
+               for j in chosen):
             continue
         return i
     return None
+
+
+def restates(a: Candidate, b: Candidate, threshold: float) -> bool:
+    """Does `a` say what `b` says in other words (sentence-vector cosine at least `threshold`)?"""
+    return a.vector is not None and b.vector is not None and float(a.vector @ b.vector) >= threshold
 
 
 def missing_part(cands: Sequence[Candidate], chosen: list[int], terms: Sequence[set[str]], weights: dict[str, float],
