@@ -219,12 +219,13 @@ def simulate(items: list[Item], settings: AnswerSettings) -> tuple[float, float]
     return float(np.mean(ok)), float(statistics.median(lengths))
 
 
-def conversations(index_dir: Path, weights: Weights, path: Path, items: list[dict]) -> float:
+def conversations(index_dir: Path, embedder, weights: Weights, path: Path, items: list[dict]) -> float:
     """Share of follow-up conversations (judged on their last turn) whose answer holds every expected fact and
     cites it, answered for real with `weights`: a setting that makes first turns longer leaves less for the
     next turn to say, which single questions cannot show."""
     save_weights(weights, path)
-    cp = Copilot(index_dir, answerer=ExtractiveAnswerer(AnswerSettings.fitted(str(path))), corpus=False)
+    cp = Copilot(index_dir, embedder=embedder, answerer=ExtractiveAnswerer(AnswerSettings.fitted(str(path))),
+                 corpus=False)
     try:
         report = evaluate(cp, {"followup": items}, kinds=("followup",))
     finally:
@@ -337,11 +338,12 @@ def main() -> int:
         finalists = scored[: args.finalists]
         followups = golden_files()["followup"]
         base_dir = work / "base"
-        Copilot(base_dir).close()  # the built-in index (already there when this work folder collected the questions)
+        base = Copilot(base_dir)  # the built-in index (already there when this work folder collected the questions)
+        base.close()
         with tempfile.TemporaryDirectory(prefix="cx-fit-weights-") as wdir:
             judged = []
             for n, (_, point, dev_ok, gold_ok, dev_words) in enumerate(finalists):
-                conv_ok = conversations(base_dir, Weights(sentence, abstain, threshold, point, {}),
+                conv_ok = conversations(base_dir, base.embedder, Weights(sentence, abstain, threshold, point, {}),
                                         Path(wdir) / f"w{n}.json", followups)
                 judged.append(((dev_ok + gold_ok + conv_ok) / 3, -n, point, dev_ok, gold_ok, conv_ok, dev_words))
                 print(f"  finalist {n + 1}: dev {dev_ok:.3f}, golden {gold_ok:.3f}, follow-ups {conv_ok:.3f}, "

@@ -7,12 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
-
 from .compose import compose
 from .features import said_before
 from .pipeline import Ranking, rank
-from .select import select
+from .select import restates, select
 from .settings import AnswerSettings
 from .types import Answer, Answerer, Passage, Query
 
@@ -20,11 +18,10 @@ from .types import Answer, Answerer, Passage, Query
 def restated(cands, said: list[bool], threshold: float) -> list[bool]:
     """`said`, widened to the sentences that say what a shown one said in other words: embedding cosine with
     a shown candidate of at least `threshold` (a glossary's definition and the article's own)."""
-    shown = [c.vector for c, s in zip(cands, said) if s and c.vector is not None]
+    shown = [c for c, s in zip(cands, said) if s and c.vector is not None]
     if not shown or threshold > 1:
         return said
-    m = np.vstack(shown)
-    return [s or (c.vector is not None and float(np.max(m @ c.vector)) >= threshold) for c, s in zip(cands, said)]
+    return [s or any(restates(c, d, threshold) for d in shown) for c, s in zip(cands, said)]
 
 
 class ExtractiveAnswerer(Answerer):

@@ -105,7 +105,8 @@ def second_opinion(cands: Sequence[Candidate], scores: np.ndarray, first: int, c
     retrieved ahead of it), when it scores at least `settings.second_ratio` times the opening sentence's score
     (and `context_min`), says something new (not shown, neither sharing most of its terms with a chosen
     sentence nor restating one: cosine below `settings.restated`) and fits the budget (`max_words`, or what a
-    section or list answer has already used, plus half the sentence). A ratio above 1 turns this off."""
+    list answer has already used, plus half the sentence). It is chosen before a section or close sentences
+    fill the rest, and does not count against `max_sentences`. A ratio above 1 turns this off."""
     if settings.second_ratio > 1:
         return None
     floor = max(settings.context_min, settings.second_ratio * float(scores[first]))
