@@ -13,8 +13,10 @@ Training data (never the report split of the development set):
   asked of the built-in index *without* their article, and `benchmarks/data/offtopic-train.jsonl`
   (off-topic questions written for training, not the golden off-topic set) asked of both indexes.
 
-The sentence scorer and the abstention model are logistic regressions (scikit-learn) on standardised
-features. The selection settings (how close to the best sentence a further sentence must score, when
+The sentence scorer is linear in the standardised features, fitted either to rank the candidates of each
+question (`fit_listwise`, a conditional logit, then calibrated) or as a logistic regression over all
+sentences; cross-validation chooses between them (`--objective`). The abstention model is a logistic
+regression (scikit-learn). The selection settings (how close to the best sentence a further sentence must score, when
 another passage's best sentence follows) are chosen on the training questions by a small grid: the most
 answers holding the fact, with the median answer within the length budget (`--median-words`, 55 on the fit
 split, under the product's 60). The best twelve are then judged on the golden follow-up conversations
@@ -29,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import pickle
 import shutil
 import statistics
@@ -187,7 +190,57 @@ def sentence_rows(items: list[Item], golden_weight: float) -> tuple[np.ndarray, 
     return x, y, w
 
 
-def cross_validate(items: list[Item], names: list[str], c: float, golden_weight: float, folds: int = 5) -> dict:
+def fit_listwise(items: list[Item], names: list[str], c: float, golden_weight: float) -> LinearModel:
+    """A sentence scorer fitted to rank within each question: a conditional logit (McFadden 1974; the
+    "ListNet"/softmax ranking loss of Cao et al. 2007 with the positives pooled). Each question's candidates
+    get a softmax over `z . w`; the loss is minus the log of the probability mass on the sentences that hold
+    the answer, plus `||w||^2 / (2 c)`. Every question counts once (golden ones `golden_weight` times), however
+    many candidates it has, and nothing is spent on making scores comparable *across* questions, which the
+    pointwise regression must do and which the answer never needs: the pipeline only compares the sentences of
+    one question. The direction `w` is then calibrated by a one-feature logistic regression on the training
+    sentences, so `probability` stays a probability (the selection's floors and the abstention's evidence read
+    it). Questions whose candidates are all positive or all negative carry no ranking information and are left
+    out."""
+    from scipy.optimize import minimize
+    from sklearn.linear_model import LogisticRegression
+
+    rows = [it for it in items if it.labels.any() and not it.labels.all()]
+    mean, scale = standardise(np.vstack([it.x for it in rows]))
+    zs = [(it.x - mean) / scale for it in rows]
+    ys = [it.labels for it in rows]
+    ws = [golden_weight if it.kind == "golden" else 1.0 for it in rows]
+
+    def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
+        total, grad = 0.5 * (w @ w) / c, w / c
+        for z, y, weight in zip(zs, ys, ws):
+            e = np.exp(z @ w - (z @ w).max())
+            on = np.where(y, e, 0.0)
+            total += weight * (np.log(e.sum()) - np.log(on.sum()))
+            grad = grad + weight * (z.T @ (e / e.sum() - on / on.sum()))
+        return float(total), grad
+
+    w = minimize(loss, np.zeros(len(names)), jac=True, method="L-BFGS-B").x
+    score = np.concatenate([z @ w for z in zs])
+    calib = LogisticRegression(C=1e4, max_iter=5000).fit(score[:, None], np.concatenate(ys))
+    slope, intercept = float(calib.coef_[0][0]), float(calib.intercept_[0])
+    return LinearModel(tuple(names), tuple(map(float, mean)), tuple(map(float, scale)),
+                       tuple(map(float, slope * w)), intercept)
+
+
+OBJECTIVES = ("listwise", "pointwise")
+
+
+def fit_sentence(items: list[Item], names: list[str], c: float, golden_weight: float, objective: str) -> LinearModel:
+    """The sentence scorer under `objective`: "listwise" (`fit_listwise`) or "pointwise" (a logistic
+    regression over all candidate sentences, each one a sample)."""
+    if objective == "listwise":
+        return fit_listwise(items, names, c, golden_weight)
+    x, y, w = sentence_rows(items, golden_weight)
+    return fit_linear(x, y, names, c, weight=w)
+
+
+def cross_validate(items: list[Item], names: list[str], c: float, golden_weight: float, objective: str,
+                   folds: int = 5) -> dict:
     """Top-1 accuracy per kind, with folds grouped by question."""
     groups = sorted({it.group.split(":", 1)[1] for it in items})
     rng = np.random.default_rng(0)
@@ -199,8 +252,7 @@ def cross_validate(items: list[Item], names: list[str], c: float, golden_weight:
     for f in range(folds):
         train = [it for it in items if fold_of[it.group.split(":", 1)[1]] != f]
         test = [it for it in items if fold_of[it.group.split(":", 1)[1]] == f]
-        x, y, w = sentence_rows(train, golden_weight)
-        model = fit_linear(x, y, names, c, weight=w)
+        model = fit_sentence(train, names, c, golden_weight, objective)
         for it in test:
             if it.labels.any():
                 right[it.kind] += bool(it.labels[int(np.argmax(model.decision(it.x[:, cols])))])
@@ -217,6 +269,29 @@ def simulate(items: list[Item], settings: AnswerSettings) -> tuple[float, float]
         ok.append(answer_ok(it.kind, a.text, it.truth))
         lengths.append(devset.answer_words(a.text))
     return float(np.mean(ok)), float(statistics.median(lengths))
+
+
+_GRID: dict = {}  # what the grid's worker processes read (inherited when they fork)
+
+
+def _judge_point(point: dict) -> tuple[float, float, float]:
+    s = replace(_GRID["defaults"], **point)
+    dev_ok, dev_words = simulate(_GRID["dev"], s)
+    gold_ok, _ = simulate(_GRID["golden"], s)
+    return dev_ok, gold_ok, dev_words
+
+
+def judge_grid(dev_items: list[Item], gold_items: list[Item], defaults: AnswerSettings, grid: list[dict],
+               jobs: int) -> list[tuple[float, float, float]]:
+    """(fit split holds the answer, golden holds every fact, fit split median words) for each grid point, in
+    grid order; `jobs` processes share the work (the figures do not depend on how many)."""
+    _GRID.update(dev=dev_items, golden=gold_items, defaults=defaults)
+    if jobs <= 1:
+        return [_judge_point(p) for p in grid]
+    import multiprocessing
+
+    with multiprocessing.get_context("fork").Pool(jobs) as pool:
+        return pool.map(_judge_point, grid, chunksize=16)
 
 
 def conversations(index_dir: Path, embedder, weights: Weights, path: Path, items: list[dict]) -> float:
@@ -239,9 +314,9 @@ def fit_options(argv: list[str]) -> list[str]:
     for arg in argv:
         if skip:
             skip = False
-        elif arg in ("--work", "--items", "--out"):
+        elif arg in ("--work", "--items", "--out", "--jobs"):
             skip = True
-        elif not arg.startswith(("--work=", "--items=", "--out=")):
+        elif not arg.startswith(("--work=", "--items=", "--out=", "--jobs=")):
             out.append(arg)
     return out
 
@@ -252,12 +327,17 @@ def main() -> int:
     ap.add_argument("--work", default=None, help="keep the training indexes in this folder (reused next time)")
     ap.add_argument("--formats", default="markdown,html,text,pdf")
     ap.add_argument("--c", type=float, default=1.0, help="inverse regularisation strength")
+    ap.add_argument("--objective", choices=("choose", *OBJECTIVES), default="choose",
+                    help="the sentence scorer's loss: ranking within each question (listwise), each sentence on "
+                         "its own (pointwise), or the better of the two by cross-validation (default)")
     ap.add_argument("--max-declined", type=float, default=0.01,
                     help="largest share of answerable training questions the abstention threshold may decline")
     ap.add_argument("--finalists", type=int, default=12,
                     help="how many of the best selection settings on single questions are judged on conversations")
     ap.add_argument("--median-words", type=float, default=55,
                     help="the longest median answer (words) on the fit split the selection settings may give")
+    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                    help="processes that judge the selection grid (default: one per core)")
     ap.add_argument("--check", action="store_true", help="fit and report, but do not write the weights file")
     ap.add_argument("--out", default=None, help="write the weights here (default: copilot/answer/weights.json)")
     ap.add_argument("--items", default=None,
@@ -284,21 +364,23 @@ def main() -> int:
             it.x = F.matrix(r.batch) if len(r.cands) else np.zeros((0, len(F.FEATURES)))
         print(f"{len(items)} questions ({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
 
-        # the sentence scorer: the weight of the corpus's own questions is chosen by cross-validation
+        # the sentence scorer: its objective and the weight of the corpus's own questions are chosen by
+        # cross-validation (the best summed top-1 of the fit split and the golden questions)
         names = list(F.FEATURES)
         answerable = [it for it in items if it.answerable and len(it.labels)]
-        cv_by_weight = {gw: cross_validate(answerable, names, args.c, gw) for gw in (1.0, 2.0, 4.0)}
-        for gw, cv in cv_by_weight.items():
-            print(f"  golden weight {gw}: top-1 cross-validated {cv}", file=sys.stderr)
-        golden_weight = max(cv_by_weight, key=lambda gw: sum(cv_by_weight[gw].values()))
-        cv = cv_by_weight[golden_weight]
-        x, y, w = sentence_rows(answerable, golden_weight)
-        sentence = fit_linear(x, y, names, args.c, weight=w)
+        objectives = OBJECTIVES if args.objective == "choose" else (args.objective,)
+        cv_by = {(obj, gw): cross_validate(answerable, names, args.c, gw, obj)
+                 for obj in objectives for gw in (1.0, 2.0, 4.0)}
+        for (obj, gw), cv in cv_by.items():
+            print(f"  {obj}, golden weight {gw}: top-1 cross-validated {cv}", file=sys.stderr)
+        objective, golden_weight = max(cv_by, key=lambda key: sum(cv_by[key].values()))
+        cv = cv_by[(objective, golden_weight)]
+        sentence = fit_sentence(answerable, names, args.c, golden_weight, objective)
         cols = list(range(len(names)))
         for it in items:
             it.ranking.scores = sentence.probability(it.x[:, cols]) if len(it.labels) else np.zeros(0)
         fit_top1 = {kind: top1([it for it in answerable if it.kind == kind], sentence, cols) for kind in ("dev", "golden")}
-        print(f"sentence scorer (golden weight {golden_weight}): top-1 {fit_top1} in sample, {cv} cross-validated",
+        print(f"sentence scorer ({objective}, golden weight {golden_weight}): top-1 {fit_top1} in sample, {cv} cross-validated",
               file=sys.stderr)
 
         # abstention
@@ -321,15 +403,13 @@ def main() -> int:
         dev_items = [it for it in answerable if it.kind == "dev"]
         gold_items = [it for it in answerable if it.kind == "golden"]
         grid = [dict(max_words=mw, max_sentences=ms, section_threshold=tau, section_words=sw, context_ratio=ratio,
-                     context_min=floor, gain_min=gain, second_ratio=second)
+                     context_min=floor, gain_min=gain, second_ratio=second, next_ratio=after)
                 for mw in (50, 60, 80, 100) for ms in (3, 4) for tau in (0.2, 0.3, 0.5) for sw in (100, 130)
                 for ratio in (0.3, 0.5) for floor in (0.05, 0.2) for gain in (0.15, 0.3, 1.01)
-                for second in (0.4, 0.6, 0.8, 1.01)]
+                for second in (0.4, 0.6, 0.8, 1.01) for after in (0.2, 1.01)]
         scored = []
-        for point in grid:
-            s = replace(defaults, **point)
-            dev_ok, dev_words = simulate(dev_items, s)
-            gold_ok, _ = simulate(gold_items, s)
+        for point, (dev_ok, gold_ok, dev_words) in zip(grid, judge_grid(dev_items, gold_items, defaults, grid,
+                                                                         args.jobs)):
             if dev_words <= target:
                 scored.append(((dev_ok + gold_ok) / 2, point, dev_ok, gold_ok, dev_words))
         if not scored:
@@ -359,6 +439,7 @@ def main() -> int:
             "formats": args.formats.split(","),
             "questions": {"dev": sum(it.kind == "dev" for it in items), "golden": sum(it.kind == "golden" for it in items),
                           "negatives": int((~ey).sum())},
+            "objective": objective,
             "golden_weight": golden_weight,
             "sentence_top1_cv": {k: round(v, 4) for k, v in cv.items()},
             "sentence_top1_in_sample": {k: round(v, 4) for k, v in fit_top1.items()},

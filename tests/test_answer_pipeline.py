@@ -277,6 +277,32 @@ def test_the_other_passage_must_not_restate_the_opening_sentence():
     assert chosen == [2, 1]  # passage 0's best (0.8) says what the opening says; its next best (0.7) does not
 
 
+def test_the_next_sentence_of_the_paragraph_goes_on_from_the_opening_one():
+    cands = candidates([_p(0, "Alpha one two. Beta three four. Gamma five six.\n\nDelta seven eight.")])
+    terms = [set(c.text.lower().split()) for c in cands]
+    off = replace(SETTINGS, context_ratio=1.0, context_min=0.0)  # nothing follows on closeness alone
+    args = (cands, np.array([0.1, 0.9, 0.3, 0.5]), terms, [0] * 4, [0] * 4, [False] * 4)
+    assert select(*args, off).chosen == [1]
+    assert select(*args, replace(off, next_ratio=0.3)).chosen == [1, 2]  # 0.3 >= 0.3 * 0.9, and it comes next
+    assert select(*args, replace(off, next_ratio=0.4)).chosen == [1]  # too weak
+    assert select(*args, replace(off, next_ratio=0.4, context_min=0.35)).chosen == [1]
+    # only within the paragraph: sentence 3 opens the next one
+    last = (cands, np.array([0.1, 0.1, 0.9, 0.8]), terms, [0] * 4, [0] * 4, [False] * 4)
+    assert select(*last, replace(off, next_ratio=0.1)).chosen == [2]
+    # never one the conversation has shown, nor past the word budget
+    shown = (cands, np.array([0.1, 0.9, 0.3, 0.5]), terms, [0] * 4, [0] * 4, [False, False, True, False])
+    assert select(*shown, replace(off, next_ratio=0.1)).chosen == [1]
+    assert select(*args, replace(off, next_ratio=0.1, max_words=5)).chosen == [1]
+
+
+def test_the_other_passages_answer_brings_its_next_sentence_too():
+    cands = candidates([_p(0, "Alpha one two. Beta three four."), _p(1, "Gamma five six. Delta seven eight.")])
+    terms = [set(c.text.lower().split()) for c in cands]
+    s = replace(SETTINGS, context_ratio=1.0, context_min=0.0, second_ratio=0.5, next_ratio=0.2)
+    chosen = select(cands, np.array([0.8, 0.2, 0.9, 0.1]), terms, [0] * 4, [0] * 4, [False] * 4, s).chosen
+    assert chosen == [2, 0, 1]  # the opening (passage 1) has a weak next; passage 0's answer goes on
+
+
 # ---------------------------------------------------------------- abstention
 
 def test_abstention_follows_the_evidence_model():

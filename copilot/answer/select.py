@@ -7,8 +7,9 @@ What follows depends on where that sentence stands:
   whose heading matches the question better than the item does;
 - in a section whose heading names the question (section match at least `section_threshold`), the section
   was written to answer it: its other sentences follow in reading order, up to `section_words`;
-- elsewhere (a paragraph in running text) only sentences that score close to the best one follow
-  (`context_ratio`, `context_min`), up to `max_words`.
+- elsewhere (a paragraph in running text) the next sentence of its paragraph follows when it scores at
+  least `next_ratio` of the best (it is where the text goes on from its point), then sentences that score
+  close to the best one (`context_ratio`, `context_min`), up to `max_words`.
 When retrieval ranked another passage ahead of the opening sentence's and that passage's best sentence
 scores nearly as well (at least `second_ratio` of the opening one's score), the two stages disagree about
 where the answer is: that sentence follows too, so the reader sees both, each cited (a glossary entry and the
@@ -77,6 +78,12 @@ def select(cands: Sequence[Candidate], scores: np.ndarray, terms: Sequence[set[s
     else:  # sentences that score close to the best, while the budget lasts
         floor = max(settings.context_min, settings.context_ratio * float(scores[first]))
         close = 0
+        for anchor in [first, *extras]:  # the opening sentence and the other passage's go on in their own words
+            after = continuation(cands, scores, anchor, head + extras, terms, said, settings, words)
+            if after is not None:
+                extras.append(after)
+                close += 1
+                words += cands[after].words
         for i in np.argsort(-scores, kind="stable"):
             i = int(i)
             if close + 1 >= settings.max_sentences:
@@ -124,6 +131,32 @@ def second_opinion(cands: Sequence[Candidate], scores: np.ndarray, first: int, c
         if any(jaccard(terms[i], terms[j]) > settings.redundancy or restates(c, cands[j], settings.restated)
                for j in chosen):
             continue
+        return i
+    return None
+
+
+def continuation(cands: Sequence[Candidate], scores: np.ndarray, anchor: int, chosen: list[int],
+                 terms: Sequence[set[str]], said: Sequence[bool], settings, words: int) -> int | None:
+    """The sentence right after `anchor` (the opening sentence, or the other passage's) in its paragraph,
+    when it scores at least `settings.next_ratio` times the anchor's score (and `context_min`), is new (not
+    shown, not mostly the same terms as a chosen sentence) and fits `max_words`. Text goes on from its point: the next
+    sentence is where a writer puts the qualification, the exception or the second half of an answer ("...
+    within 8 weeks. Complaints about payment services ... within 35 business days."), so it needs less of
+    the scorer's confidence than a sentence from anywhere else. It counts as one of the close sentences. A
+    ratio above 1 turns this off."""
+    if settings.next_ratio > 1:
+        return None
+    top = cands[anchor]
+    floor = max(settings.context_min, settings.next_ratio * float(scores[anchor]))
+    for i, c in enumerate(cands):
+        if c.passage != top.passage or c.position != top.position + 1:
+            continue
+        if c.opens or i in chosen or said[i] or c.item or c.introduces or c.words < 3 or scores[i] < floor:
+            return None
+        if words + c.words > settings.max_words:
+            return None
+        if any(jaccard(terms[i], terms[j]) > settings.redundancy for j in chosen):
+            return None
         return i
     return None
 

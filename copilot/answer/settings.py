@@ -20,6 +20,7 @@ class AnswerSettings:
     section_threshold: float = 0.3  # fitted: a section heading covering this share of the question answers it
     section_words: int = 130  # fitted: how much of such a section the answer may give
     restated: float = 0.85  # a sentence this close (cosine) to one already shown or chosen says it again
+    next_ratio: float = 1.01  # fitted: the opening sentence's next sentence scoring this share of it follows
     second_ratio: float = 1.01  # fitted: another passage's best sentence scoring this share of the best follows
     second_ahead: bool = True  # ... only from a passage retrieved ahead of the opening sentence's (product choice)
     gain_min: float = 1.01  # fitted: a sentence covering this much of the question left uncovered is added
