@@ -16,7 +16,11 @@ Training data (never the report split of the development set):
 The sentence scorer is linear in the standardised features, fitted either to rank the candidates of each
 question (`fit_listwise`, a conditional logit, then calibrated) or as a logistic regression over all
 sentences; cross-validation chooses between them (`--objective`). The abstention model is a logistic
-regression (scikit-learn). The selection settings (how close to the best sentence a further sentence must score, when
+regression (scikit-learn) on evidence that includes the best sentence's probability: with a listwise scorer
+that probability comes from a pointwise model fitted alongside (`confidence` in the weights file), since a
+ranking within one question says nothing about whether the index answers it at all.
+
+The selection settings (how close to the best sentence a further sentence must score, when
 another passage's best sentence follows) are chosen on the training questions by a small grid: the most
 answers holding the fact, with the median answer within the length budget (`--median-words`, 55 on the fit
 split, under the product's 60). The best twelve are then judged on the golden follow-up conversations
@@ -376,11 +380,21 @@ def main() -> int:
         objective, golden_weight = max(cv_by, key=lambda key: sum(cv_by[key].values()))
         cv = cv_by[(objective, golden_weight)]
         sentence = fit_sentence(answerable, names, args.c, golden_weight, objective)
+        # a listwise scorer only ranks within a question; abstention needs scores comparable across questions:
+        # those come from the pointwise model (its golden weight chosen by the same cross-validation)
+        confidence = None
+        if objective == "listwise":
+            point_weight = max((gw for obj, gw in cv_by if obj == "pointwise"),
+                               key=lambda gw: sum(cv_by[("pointwise", gw)].values()), default=golden_weight)
+            confidence = fit_sentence(answerable, names, args.c, point_weight, "pointwise")
         cols = list(range(len(names)))
         for it in items:
             it.ranking.scores = sentence.probability(it.x[:, cols]) if len(it.labels) else np.zeros(0)
+            it.ranking.confidence = None if confidence is None else \
+                confidence.probability(it.x[:, cols]) if len(it.labels) else np.zeros(0)
         fit_top1 = {kind: top1([it for it in answerable if it.kind == kind], sentence, cols) for kind in ("dev", "golden")}
-        print(f"sentence scorer ({objective}, golden weight {golden_weight}): top-1 {fit_top1} in sample, {cv} cross-validated",
+        print(f"sentence scorer ({objective}, golden weight {golden_weight}): top-1 {fit_top1} in sample, "
+              f"{cv} cross-validated",
               file=sys.stderr)
 
         # abstention
@@ -423,7 +437,8 @@ def main() -> int:
         with tempfile.TemporaryDirectory(prefix="cx-fit-weights-") as wdir:
             judged = []
             for n, (_, point, dev_ok, gold_ok, dev_words) in enumerate(finalists):
-                conv_ok = conversations(base_dir, base.embedder, Weights(sentence, abstain, threshold, point, {}),
+                trial = Weights(sentence, abstain, threshold, point, {}, confidence)
+                conv_ok = conversations(base_dir, base.embedder, trial,
                                         Path(wdir) / f"w{n}.json", followups)
                 judged.append(((dev_ok + gold_ok + conv_ok) / 3, -n, point, dev_ok, gold_ok, conv_ok, dev_words))
                 print(f"  finalist {n + 1}: dev {dev_ok:.3f}, golden {gold_ok:.3f}, follow-ups {conv_ok:.3f}, "
@@ -441,6 +456,7 @@ def main() -> int:
                           "negatives": int((~ey).sum())},
             "objective": objective,
             "golden_weight": golden_weight,
+            "confidence_golden_weight": point_weight if confidence is not None else None,
             "sentence_top1_cv": {k: round(v, 4) for k, v in cv.items()},
             "sentence_top1_in_sample": {k: round(v, 4) for k, v in fit_top1.items()},
             "selection": {"dev_in_answer": round(dev_ok, 4), "golden_supported": round(gold_ok, 4),
@@ -449,7 +465,7 @@ def main() -> int:
             "abstention": {"answerable_declined": round(declined_pos, 4), "unanswerable_declined": round(declined_neg, 4)},
             "c": args.c,
         }
-        weights = Weights(sentence, abstain, threshold, chosen, record)
+        weights = Weights(sentence, abstain, threshold, chosen, record, confidence)
         if not args.check:
             path = save_weights(weights, args.out)
             print(f"wrote {path}", file=sys.stderr)

@@ -143,7 +143,8 @@ class Copilot:
         verdict."""
         standalone, hits, passages, query = self.gather(question, history)
         weights = self.answer_settings.weights()
-        ranking = rank(standalone, passages, query, weights.sentence, self.answer_settings.passages_read)
+        ranking = rank(standalone, passages, query, weights.sentence, self.answer_settings.passages_read,
+                       weights.confidence)
         query.ranking = ranking
         verdict = judge(ranking, weights.abstain, weights.abstain_threshold)
         return Prepared(question, standalone, hits, passages, query, ranking, verdict)

@@ -1,6 +1,7 @@
 """The extractive pipeline, stage by stage, with a hand-written scorer (a fake behind the scorer's interface)
 so each test says exactly which behaviour it pins."""
 
+import json
 import re
 from dataclasses import replace
 
@@ -13,7 +14,7 @@ from copilot.answer.abstain import EVIDENCE, judge
 from copilot.answer.candidates import Candidate, candidates, list_block
 from copilot.answer.extractive import ExtractiveAnswerer, restated
 from copilot.answer.pipeline import rank
-from copilot.answer.scorer import LinearModel, load_weights
+from copilot.answer.scorer import LinearModel, load_weights, save_weights
 from copilot.answer.select import opening, select
 
 
@@ -315,6 +316,31 @@ def test_abstention_follows_the_evidence_model():
     assert judge(covered, coverage_model, 0.5).answerable
     assert not judge(uncovered, coverage_model, 0.5).answerable
     assert not judge(rank("anything", [], None, model(), 5), coverage_model, 0.5).answerable
+
+
+def test_abstention_reads_the_confidence_model_when_the_scorer_only_ranks():
+    names = tuple(EVIDENCE)
+    on_best = LinearModel(names, (0.0,) * len(names), (1.0,) * len(names),
+                          tuple(20.0 if n == "best_probability" else 0.0 for n in names), -10.0)  # answer: > 0.5
+    passages = [_p(0, "Victoria has a highly diversified economy. Its capital is Melbourne.")]
+    ranker = model(coverage=10.0)  # its best sentence scores ~1 for a covered question
+    doubtful = replace(model(), intercept=-1.0)  # every sentence at logistic(-1), about 0.27
+    q = "What kind of economy does Victoria have?"
+    alone = rank(q, passages, None, ranker, 5)
+    both = rank(q, passages, None, ranker, 5, confidence=doubtful)
+    assert both.best() == alone.best() and list(both.scores) == list(alone.scores)  # ranking unchanged
+    assert judge(alone, on_best, 0.5).answerable
+    assert not judge(both, on_best, 0.5).answerable  # the confidence model doubts it
+    assert both.confidences().max() < 0.5 <= alone.confidences().max()
+
+
+def test_weights_carry_the_confidence_model_through_their_file(tmp_path):
+    w = load_weights()
+    conf = replace(w.sentence, intercept=w.sentence.intercept - 1.0)
+    path = save_weights(replace(w, confidence=conf), tmp_path / "w.json")
+    assert load_weights(str(path)).confidence == conf
+    path = save_weights(replace(w, confidence=None), tmp_path / "none.json")
+    assert load_weights(str(path)).confidence is None and "confidence" not in json.loads(path.read_text())
 
 
 # ---------------------------------------------------------------- misc

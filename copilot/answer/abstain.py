@@ -22,8 +22,10 @@ Evidence = Callable[[Ranking], float]
 
 
 def best_probability(r: Ranking) -> float:
-    """The scorer's probability for its best sentence."""
-    return float(r.scores.max()) if len(r.scores) else 0.0
+    """The highest probability that one sentence answers the question, from the confidence model (fitted
+    across questions) where the weights have one, else from the sentence scorer."""
+    conf = r.confidences()
+    return float(conf.max()) if len(conf) else 0.0
 
 
 def best_coverage(r: Ranking) -> float:

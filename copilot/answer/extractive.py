@@ -38,7 +38,8 @@ class ExtractiveAnswerer(Answerer):
         if isinstance(cached, Ranking) and [p.id for p in cached.passages] == \
                 [p.id for p in passages[: self.settings.passages_read]] and cached.question.text == question:
             return cached
-        return rank(question, passages, query, self.settings.weights().sentence, self.settings.passages_read)
+        w = self.settings.weights()
+        return rank(question, passages, query, w.sentence, self.settings.passages_read, w.confidence)
 
     def answer(self, question: str, passages: Sequence[Passage], query: Query | None = None) -> Answer:
         return self.from_ranking(question, self.rank(question, passages, query))

@@ -1,7 +1,10 @@
 """Stage 3 of the extractive pipeline: a fitted linear model over the features.
 
-The weights are not typed in: `benchmarks/fit_answer.py` fits them (logistic regression on a training split of
-documents written by others, plus the corpus's golden questions) and writes `weights.json` beside this module.
+The weights are not typed in: `benchmarks/fit_answer.py` fits them (on a training split of documents written
+by others, plus the corpus's golden questions) and writes `weights.json` beside this module. The sentence
+scorer may be fitted to rank the sentences of one question; then a second linear model over the same
+features, `confidence`, says how likely a sentence answers its question in terms comparable across questions,
+which is what abstention needs.
 The same file holds the abstention model and the selection settings the fit chose, with a record of what it was
 fitted on, so an evaluation can say which weights produced its figures.
 """
@@ -59,15 +62,22 @@ class Weights:
     abstain_threshold: float  # decline when the abstention model's probability of "answerable" is below this
     select: dict = field(default_factory=dict)  # fitted selection settings (see AnswerSettings)
     fitted_on: dict = field(default_factory=dict)
+    # how likely a sentence answers *its* question, comparable across questions (abstention's evidence), when
+    # the sentence scorer only ranks the sentences of one question; None: the sentence scorer's probability
+    confidence: LinearModel | None = None
 
     @classmethod
     def from_dict(cls, d: dict) -> Weights:
+        conf = LinearModel.from_dict(d["confidence"]) if d.get("confidence") else None
         return cls(LinearModel.from_dict(d["sentence"]), LinearModel.from_dict(d["abstain"]),
-                   float(d["abstain_threshold"]), dict(d.get("select", {})), dict(d.get("fitted_on", {})))
+                   float(d["abstain_threshold"]), dict(d.get("select", {})), dict(d.get("fitted_on", {})), conf)
 
     def to_dict(self) -> dict:
-        return {"sentence": self.sentence.to_dict(), "abstain": self.abstain.to_dict(),
-                "abstain_threshold": self.abstain_threshold, "select": self.select, "fitted_on": self.fitted_on}
+        out = {"sentence": self.sentence.to_dict(), "abstain": self.abstain.to_dict(),
+               "abstain_threshold": self.abstain_threshold, "select": self.select, "fitted_on": self.fitted_on}
+        if self.confidence is not None:
+            out["confidence"] = self.confidence.to_dict()
+        return out
 
 
 WEIGHTS_FILE = "weights.json"
