@@ -67,7 +67,10 @@ _ASPECTS = {"formula": "calcul", "comput": "calcul", "benchmark": "good", "typic
             # superlatives, which the stemmer keeps whole, fold to their base: "simplest" matches "simple"
             **{w + "est": w for w in ("simpl", "quick", "fast", "cheap", "small", "high", "strong", "weak", "great")},
             "easiest": "easi", "earliest": "earli", "largest": "larg", "biggest": "big", "lowest": "low",
-            **{w: "evid" for w in ("studi", "research")}}
+            **{w: "evid" for w in ("studi", "research")},
+            # words for a topic's weak points: "any downsides?" asks for a section on "the limits of CSAT"
+            **{w: "limit" for w in ("downsid", "drawback", "weak", "disadvantag", "pitfal", "wrong",
+                                    "shortcom", "flaw", "limitat")}}
 # irregular verb forms, which the stemmer leaves alone, fold to the verb: "spent" matches "spend"
 _IRREGULAR = """spend spent | buy bought | make made | pay paid | take took taken | give gave given | find found |
     begin began begun | grow grew grown | know knew known | leave left | lose lost | keep kept | feel felt |

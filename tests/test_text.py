@@ -1,3 +1,5 @@
+import pytest
+
 from copilot.text import clean_markdown, sentence_units, split_sentences, stem, terms
 
 
@@ -44,3 +46,12 @@ def test_aspects_fold_superlatives_irregular_verbs_and_evidence_words():
     assert aspect_terms("a study found") & aspect_terms("is there evidence")
     assert aspect_terms("interest") != aspect_terms("inter")  # only listed words fold, not every -est
     assert aspect_terms("how do I work out AHT?") == aspect_terms("how do I calculate AHT?")
+
+
+@pytest.mark.parametrize("asked", ["any downsides?", "what goes wrong with it?", "what are its weaknesses?",
+                                   "drawbacks", "the main disadvantages", "common pitfalls", "its shortcomings"])
+def test_words_for_weak_points_fold_into_limits(asked):
+    from copilot.text import aspect_terms
+
+    assert aspect_terms(asked) & aspect_terms("What are the limits of CSAT?") == {"limit"}
+    assert "limit" not in aspect_terms("what are the strengths of CSAT?")
