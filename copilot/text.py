@@ -68,9 +68,11 @@ _ASPECTS = {"formula": "calcul", "comput": "calcul", "benchmark": "good", "typic
             **{w + "est": w for w in ("simpl", "quick", "fast", "cheap", "small", "high", "strong", "weak", "great")},
             "easiest": "easi", "earliest": "earli", "largest": "larg", "biggest": "big", "lowest": "low",
             **{w: "evid" for w in ("studi", "research")},
-            # words for a topic's weak points: "any downsides?" asks for a section on "the limits of CSAT"
-            **{w: "limit" for w in ("downsid", "drawback", "weak", "disadvantag", "pitfal", "wrong",
-                                    "shortcom", "flaw", "limitat")}}
+            # words for a topic's weak and strong points: "any downsides?" asks for a section on "the limits of
+            # CSAT", "what are the benefits?" for one on "the strengths of CSAT"
+            **{w: "limit" for w in ("downsid", "drawback", "disadvantag", "pitfal", "shortcom", "flaw", "limitat",
+                                    "con")},
+            **{w: "strength" for w in ("advantag", "benefit", "upsid", "pro", "pros", "merit")}}
 # irregular verb forms, which the stemmer leaves alone, fold to the verb: "spent" matches "spend"
 _IRREGULAR = """spend spent | buy bought | make made | pay paid | take took taken | give gave given | find found |
     begin began begun | grow grew grown | know knew known | leave left | lose lost | keep kept | feel felt |
@@ -94,7 +96,9 @@ def aspect(term: str) -> str:
     return _aspects().get(term, term)
 
 
-_PHRASES = [(re.compile(r"\b(?:work|figure)(?:s|ed|ing)?\s+out\b", re.I), "calculate")]
+_PHRASES = [(re.compile(r"\b(?:work|figure)(?:s|ed|ing)?\s+out\b", re.I), "calculate"),
+            # whole words where the stem would be too wide ("weak" and "wrong" alone are not about limits)
+            (re.compile(r"\bweakness(?:es)?\b|\b(?:go|goes|went|gone|going)\s+wrong\b", re.I), "limits")]
 
 
 def aspect_phrases(text: str) -> str:

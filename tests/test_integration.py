@@ -47,12 +47,16 @@ def test_follow_up_in_a_conversation(real_copilot):
     assert "seven-point" in a.text
 
 
-@pytest.mark.parametrize("follow_up", ["any downsides?", "what goes wrong with it?"])
-def test_a_follow_up_asking_for_weak_points_gets_the_limits(real_copilot, follow_up):
+@pytest.mark.parametrize("follow_up, section, word", [
+    ("any downsides?", "What are the limits of CSAT?", "limits"),
+    ("what goes wrong with it?", "What are the limits of CSAT?", "limits"),
+    ("what are the benefits?", "What are the strengths of CSAT?", "strength"),
+])
+def test_a_follow_up_asking_for_weak_or_strong_points_gets_that_section(real_copilot, follow_up, section, word):
     history = [("user", "What is CSAT?"), ("assistant", real_copilot.answer("What is CSAT?").text)]
     a = real_copilot.answer(follow_up, history)
-    assert a.citations[0].section == "What are the limits of CSAT?"
-    assert "limits" in a.text.split(". ")[0]
+    assert a.citations[0].section == section
+    assert word in a.text.split(". ")[0]
 
 
 def test_off_topic_is_declined_plainly(real_copilot):

@@ -49,9 +49,24 @@ def test_aspects_fold_superlatives_irregular_verbs_and_evidence_words():
 
 
 @pytest.mark.parametrize("asked", ["any downsides?", "what goes wrong with it?", "what are its weaknesses?",
-                                   "drawbacks", "the main disadvantages", "common pitfalls", "its shortcomings"])
+                                   "drawbacks", "the main disadvantages", "common pitfalls", "its shortcomings",
+                                   "what are the cons?"])
 def test_words_for_weak_points_fold_into_limits(asked):
     from copilot.text import aspect_terms
 
     assert aspect_terms(asked) & aspect_terms("What are the limits of CSAT?") == {"limit"}
-    assert "limit" not in aspect_terms("what are the strengths of CSAT?")
+    assert "limit" not in aspect_terms("What are the strengths of CSAT?")
+
+
+@pytest.mark.parametrize("asked", ["what are the benefits?", "any advantages?", "its pros", "the upsides"])
+def test_words_for_strong_points_fold_into_strengths(asked):
+    from copilot.text import aspect_terms
+
+    assert aspect_terms(asked) & aspect_terms("What are the strengths of CSAT?") == {"strength"}
+    assert "strength" not in aspect_terms("What are the limits of CSAT?")
+
+
+def test_weak_and_wrong_alone_are_not_limits():
+    from copilot.text import aspect_terms
+
+    assert "limit" not in aspect_terms("a weak correlation with churn") | aspect_terms("the wrong size was sent")
