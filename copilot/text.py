@@ -70,8 +70,7 @@ _ASPECTS = {"formula": "calcul", "comput": "calcul", "benchmark": "good", "typic
             **{w: "evid" for w in ("studi", "research")},
             # words for a topic's weak and strong points: "any downsides?" asks for a section on "the limits of
             # CSAT", "what are the benefits?" for one on "the strengths of CSAT"
-            **{w: "limit" for w in ("downsid", "drawback", "disadvantag", "pitfal", "shortcom", "flaw", "limitat",
-                                    "con")},
+            **{w: "limit" for w in ("downsid", "drawback", "disadvantag", "pitfal", "shortcom", "flaw", "con")},
             **{w: "strength" for w in ("advantag", "benefit", "upsid", "pro", "pros", "merit")}}
 # irregular verb forms, which the stemmer leaves alone, fold to the verb: "spent" matches "spend"
 _IRREGULAR = """spend spent | buy bought | make made | pay paid | take took taken | give gave given | find found |
