@@ -328,6 +328,17 @@ def fit_options(argv: list[str]) -> list[str]:
     return out
 
 
+def weight_list(text: str) -> list[float]:
+    """`--golden-weights`: a comma-separated list of positive numbers ("1,2,4")."""
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        values = []
+    if not values or any(not v > 0 for v in values):
+        raise argparse.ArgumentTypeError(f"expected positive numbers separated by commas, got {text!r}")
+    return values
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--dev-set", default=None, help="development set file (default: benchmarks/data/...)")
@@ -345,6 +356,8 @@ def main() -> int:
                     help="the longest median answer (words) on the fit split the selection settings may give")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                     help="processes that judge the selection grid (default: one per core)")
+    ap.add_argument("--golden-weights", type=weight_list, default=[1.0, 2.0, 4.0],
+                    help="the weights of the corpus's own questions that cross-validation chooses from")
     ap.add_argument("--check", action="store_true", help="fit and report, but do not write the weights file")
     ap.add_argument("--out", default=None, help="write the weights here (default: copilot/answer/weights.json)")
     ap.add_argument("--items", default=None,
@@ -377,7 +390,7 @@ def main() -> int:
         answerable = [it for it in items if it.answerable and len(it.labels)]
         objectives = OBJECTIVES if args.objective == "choose" else (args.objective,)
         cv_by = {(obj, gw): cross_validate(answerable, names, args.c, gw, obj)
-                 for obj in objectives for gw in (1.0, 2.0, 4.0)}
+                 for obj in objectives for gw in args.golden_weights}
         for (obj, gw), cv in cv_by.items():
             print(f"  {obj}, golden weight {gw}: top-1 cross-validated {cv}", file=sys.stderr)
         objective, golden_weight = max(cv_by, key=lambda key: sum(cv_by[key].values()))

@@ -1,9 +1,11 @@
 """The fit script's sentence-scorer objectives, on synthetic questions (no index, no model)."""
 
+import argparse
 import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
@@ -67,3 +69,10 @@ def test_the_pointwise_objective_spends_weight_on_what_separates_questions():
     rank = dict(zip(NAMES, fit_answer.fit_sentence(items, NAMES, 1.0, 1.0, "listwise").coef))
     assert point["level"] > 0.2 * abs(point["signal"])  # questions with more answers score higher throughout
     assert abs(rank["level"]) < 0.05 * rank["signal"]
+
+
+def test_golden_weights_option_reads_positive_numbers_and_names_a_bad_value():
+    assert fit_answer.weight_list("1,2, 4") == [1.0, 2.0, 4.0]
+    for bad in ("", "a,2", "0", "1,-2"):
+        with pytest.raises(argparse.ArgumentTypeError, match="positive numbers"):
+            fit_answer.weight_list(bad)
