@@ -246,19 +246,23 @@ def fit_sentence(items: list[Item], names: list[str], c: float, golden_weight: f
     return fit_linear(x, y, names, c, weight=w)
 
 
+def fold_splits(items: list[Item], folds: int = 5) -> list[tuple[list[Item], list[Item]]]:
+    """(train, test) for each of `folds` folds grouped by question (a question asked of the article in four
+    formats stays in one fold), the same folds every run."""
+    groups = sorted({it.group.split(":", 1)[1] for it in items})
+    order = np.random.default_rng(0).permutation(len(groups))
+    fold_of = {groups[k]: n % folds for n, k in enumerate(order)}
+    return [([it for it in items if fold_of[it.group.split(":", 1)[1]] != f],
+             [it for it in items if fold_of[it.group.split(":", 1)[1]] == f]) for f in range(folds)]
+
+
 def cross_validate(items: list[Item], names: list[str], c: float, golden_weight: float, objective: str,
                    folds: int = 5) -> dict:
     """Top-1 accuracy per kind, with folds grouped by question."""
-    groups = sorted({it.group.split(":", 1)[1] for it in items})
-    rng = np.random.default_rng(0)
-    order = rng.permutation(len(groups))
-    fold_of = {groups[k]: n % folds for n, k in enumerate(order)}
     cols = list(range(len(names)))
     right: dict[str, int] = {"dev": 0, "golden": 0}
     total: dict[str, int] = {"dev": 0, "golden": 0}
-    for f in range(folds):
-        train = [it for it in items if fold_of[it.group.split(":", 1)[1]] != f]
-        test = [it for it in items if fold_of[it.group.split(":", 1)[1]] == f]
+    for train, test in fold_splits(items, folds):
         model = fit_sentence(train, names, c, golden_weight, objective)
         for it in test:
             if it.labels.any():

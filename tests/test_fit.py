@@ -76,3 +76,16 @@ def test_golden_weights_option_reads_positive_numbers_and_names_a_bad_value():
     for bad in ("", "a,2", "0", "1,-2"):
         with pytest.raises(argparse.ArgumentTypeError, match="positive numbers"):
             fit_answer.weight_list(bad)
+
+
+def test_feature_trial_names_an_unknown_feature_or_a_missing_items_file(tmp_path, monkeypatch, capsys):
+    import feature_trial
+
+    monkeypatch.setattr(sys, "argv", ["feature_trial.py", "--items", str(tmp_path / "x.pkl"), "--add", "nope"])
+    with pytest.raises(SystemExit):
+        feature_trial.main()
+    assert "unknown trial feature nope" in capsys.readouterr().err
+    monkeypatch.setattr(sys, "argv", ["feature_trial.py", "--items", str(tmp_path / "x.pkl")])
+    with pytest.raises(SystemExit):
+        feature_trial.main()
+    assert "x.pkl does not exist" in capsys.readouterr().err
