@@ -1,5 +1,7 @@
 """Judge fitted answer weights side by side before one ships: the development set's report split (both
-format rotations), the golden set (with its test documents), the golden follow-ups, and both held-out sets.
+format rotations), the golden set (with its test documents), the golden follow-ups, both held-out sets, and
+the questions and conversations written as people chat (`benchmarks/data/corpus-train.jsonl`: a development
+set for changes to the code; a fit with `--corpus-questions` has seen it).
 
     .venv/bin/python benchmarks/compare_weights.py --index-dir <built index> --weights new.json
     .venv/bin/python benchmarks/compare_weights.py --weights a.json b.json --out compare.json
@@ -27,7 +29,7 @@ from copilot.evaluation import (Report, evaluate, format_table, golden_files, lo
 
 HERE = Path(__file__).resolve().parent
 COLUMNS = ["weights", "report_in_answer", "report_first_sentence", "report_declined", "report_median_words",
-           "golden", "offtopic_declined", "cx_declined", "golden_followups", "heldout", "heldout_followups"]
+           "golden", "offtopic_declined", "cx_declined", "golden_followups", "heldout", "heldout_followups", "chat_questions", "chat_followups"]
 
 
 def supported(report) -> float:
@@ -51,6 +53,11 @@ def judge(index_dir: Path, weights: str | None, work: Path) -> dict:
     row["heldout"] = supported(evaluate(cp, {"question": load_jsonl(HERE / "heldout.jsonl")}, kinds=("question",)))
     row["heldout_followups"] = supported(evaluate(cp, {"followup": load_jsonl(HERE / "followups-heldout.jsonl")},
                                                   kinds=("followup",)))
+    chat = load_jsonl(HERE / "data" / "corpus-train.jsonl")
+    row["chat_questions"] = supported(evaluate(cp, {"question": [i for i in chat if "turns" not in i]},
+                                               kinds=("question",)))
+    row["chat_followups"] = supported(evaluate(cp, {"followup": [i for i in chat if "turns" in i]},
+                                               kinds=("followup",)))
     articles = devset.load(None)
     per_rotation = []
     for offset in (0, 2):

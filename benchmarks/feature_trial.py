@@ -62,8 +62,10 @@ def out_of_fold(items: list, columns: list[str], names: list[str], golden_weight
 
 def judge(items: list, scores: dict[int, np.ndarray], settings: AnswerSettings) -> dict:
     out = {}
-    for kind in ("dev", "golden"):
+    for kind in ("dev", *FA.CORPUS_KINDS):
         chosen = [it for it in items if it.kind == kind]
+        if not chosen:
+            continue
         for it in chosen:
             it.ranking.scores = scores[id(it)]
         top1 = np.mean([bool(it.labels[int(np.argmax(scores[id(it)]))]) for it in chosen if it.labels.any()])

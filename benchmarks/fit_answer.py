@@ -9,6 +9,10 @@ Training data (never the report split of the development set):
   a sentence is a positive when it holds a gold answer span;
 - the golden questions over the built-in corpus (`tests/golden/`: questions, test documents and
   conversations): a sentence is a positive when it holds one of the expected facts;
+- with `--corpus-questions FILE` (measured, not in the shipped weights): questions and conversations over the
+  built-in corpus written for training, in the words people chat in rather than the corpus's headings
+  (`benchmarks/data/corpus-train.jsonl`, kind "corpus"): labelled and weighted like the golden questions,
+  judged with them in the selection grid;
 - for abstention, the same answerable questions are positives; negatives are the fit split's questions
   asked of the built-in index *without* their article, and `benchmarks/data/offtopic-train.jsonl`
   (off-topic questions written for training, not the golden off-topic set) asked of both indexes.
@@ -66,6 +70,8 @@ from copilot.evaluation import (evaluate, golden_files, has_fact, load_jsonl,  #
                                 with_test_documents)
 
 OFFTOPIC_TRAIN = ROOT / "benchmarks" / "data" / "offtopic-train.jsonl"
+CORPUS_TRAIN = ROOT / "benchmarks" / "data" / "corpus-train.jsonl"
+CORPUS_KINDS = ("golden", "corpus")  # questions over the built-in corpus: weighted by the golden weight
 
 
 @dataclass
@@ -73,7 +79,7 @@ class Item:
     """One training question as the pipeline saw it."""
 
     group: str  # question id (rows of one question are never split across folds)
-    kind: str  # dev / golden / offtopic
+    kind: str  # dev / golden / corpus (corpus questions written for training) / offtopic
     answerable: bool
     ranking: Ranking
     labels: np.ndarray  # per candidate: does it hold the answer?
@@ -141,7 +147,8 @@ def build_indexes(work: Path, articles: list[dict], formats: list[str]) -> tuple
     return base, dev
 
 
-def collect_all(work: Path, articles: list[dict], formats: list[str]) -> list[Item]:
+def collect_all(work: Path, articles: list[dict], formats: list[str],
+                corpus_questions: Path | None = None) -> list[Item]:
     base_dir, dev_dirs = build_indexes(work, articles, formats)
     base = Copilot(base_dir, corpus=False)
     questions = [q for a in articles for q in a["questions"]]
@@ -156,6 +163,8 @@ def collect_all(work: Path, articles: list[dict], formats: list[str]) -> list[It
     items += collect(base, questions, "offtopic", False, "absent")
     items += collect(base, offtopic, "offtopic", False, "off-base")
     items += collect(base, golden["question"] + golden["conversation"], "golden", True, "golden")
+    if corpus_questions is not None:
+        items += collect(base, load_jsonl(corpus_questions), "corpus", True, "train")
     with tempfile.TemporaryDirectory(prefix="cx-fit-docs-") as docs:
         items += collect(with_test_documents(base, Path(docs) / "index"), golden["document"], "golden", True,
                          "golden-docs")
@@ -193,7 +202,7 @@ def sentence_rows(items: list[Item], golden_weight: float) -> tuple[np.ndarray, 
     rows = [it for it in items if len(it.labels)]
     x = np.vstack([it.x for it in rows])
     y = np.concatenate([it.labels for it in rows])
-    w = np.concatenate([np.full(len(it.labels), golden_weight if it.kind == "golden" else 1.0) for it in rows])
+    w = np.concatenate([np.full(len(it.labels), golden_weight if it.kind in CORPUS_KINDS else 1.0) for it in rows])
     return x, y, w
 
 
@@ -215,7 +224,7 @@ def fit_listwise(items: list[Item], names: list[str], c: float, golden_weight: f
     mean, scale = standardise(np.vstack([it.x for it in rows]))
     zs = [(it.x - mean) / scale for it in rows]
     ys = [it.labels for it in rows]
-    ws = [golden_weight if it.kind == "golden" else 1.0 for it in rows]
+    ws = [golden_weight if it.kind in CORPUS_KINDS else 1.0 for it in rows]
 
     def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
         total, grad = 0.5 * (w @ w) / c, w / c
@@ -260,8 +269,8 @@ def cross_validate(items: list[Item], names: list[str], c: float, golden_weight:
                    folds: int = 5) -> dict:
     """Top-1 accuracy per kind, with folds grouped by question."""
     cols = list(range(len(names)))
-    right: dict[str, int] = {"dev": 0, "golden": 0}
-    total: dict[str, int] = {"dev": 0, "golden": 0}
+    right: dict[str, int] = {kind: 0 for kind in ("dev", *CORPUS_KINDS)}
+    total: dict[str, int] = dict(right)
     for train, test in fold_splits(items, folds):
         model = fit_sentence(train, names, c, golden_weight, objective)
         for it in test:
@@ -362,6 +371,8 @@ def main() -> int:
                     help="processes that judge the selection grid (default: one per core)")
     ap.add_argument("--golden-weights", type=weight_list, default=[1.0, 2.0, 4.0],
                     help="the weights of the corpus's own questions that cross-validation chooses from")
+    ap.add_argument("--corpus-questions", type=Path, default=None,
+                    help=f"also fit on these questions over the built-in corpus (e.g. {CORPUS_TRAIN.relative_to(ROOT)})")
     ap.add_argument("--check", action="store_true", help="fit and report, but do not write the weights file")
     ap.add_argument("--out", default=None, help="write the weights here (default: copilot/answer/weights.json)")
     ap.add_argument("--items", default=None,
@@ -378,7 +389,9 @@ def main() -> int:
             with open(args.items, "rb") as fh:
                 items = pickle.load(fh)
         else:
-            items = collect_all(work, articles, args.formats.split(","))
+            if args.corpus_questions is not None and not args.corpus_questions.is_file():
+                ap.error(f"--corpus-questions: {args.corpus_questions} does not exist")
+            items = collect_all(work, articles, args.formats.split(","), args.corpus_questions)
             if args.items:
                 with open(args.items, "wb") as fh:
                     pickle.dump(items, fh)
@@ -412,7 +425,7 @@ def main() -> int:
             it.ranking.scores = sentence.probability(it.x[:, cols]) if len(it.labels) else np.zeros(0)
             it.ranking.confidence = None if confidence is None else \
                 confidence.probability(it.x[:, cols]) if len(it.labels) else np.zeros(0)
-        fit_top1 = {kind: top1([it for it in answerable if it.kind == kind], sentence, cols) for kind in ("dev", "golden")}
+        fit_top1 = {kind: top1([it for it in answerable if it.kind == kind], sentence, cols) for kind in ("dev", *CORPUS_KINDS)}
         print(f"sentence scorer ({objective}, golden weight {golden_weight}): top-1 {fit_top1} in sample, "
               f"{cv} cross-validated",
               file=sys.stderr)
@@ -435,7 +448,8 @@ def main() -> int:
         defaults = AnswerSettings()
         target = args.median_words
         dev_items = [it for it in answerable if it.kind == "dev"]
-        gold_items = [it for it in answerable if it.kind == "golden"]
+        gold_items = [it for it in answerable if it.kind in CORPUS_KINDS]  # the golden questions and the
+        # corpus questions written for training: the grid's corpus figure
         grid = [dict(max_words=mw, max_sentences=ms, section_threshold=tau, section_words=sw, context_ratio=ratio,
                      context_min=floor, gain_min=gain, second_ratio=second, next_ratio=after)
                 for mw in (50, 60, 80, 100) for ms in (3, 4) for tau in (0.2, 0.3, 0.5) for sw in (100, 130)
@@ -461,11 +475,13 @@ def main() -> int:
                 conv_ok = conversations(base_dir, base.embedder, trial,
                                         Path(wdir) / f"w{n}.json", followups)
                 judged.append(((dev_ok + gold_ok + conv_ok) / 3, -n, point, dev_ok, gold_ok, conv_ok, dev_words))
-                print(f"  finalist {n + 1}: dev {dev_ok:.3f}, golden {gold_ok:.3f}, follow-ups {conv_ok:.3f}, "
+                print(f"  finalist {n + 1}: dev {dev_ok:.3f}, corpus questions {gold_ok:.3f}, follow-ups {conv_ok:.3f}, "
                       f"median {dev_words:.0f} words {point}", file=sys.stderr)
         _, _, chosen, dev_ok, gold_ok, conv_ok, dev_words = max(judged, key=lambda row: row[:2])
-        print(f"selection {chosen}: dev {dev_ok:.3f}, golden {gold_ok:.3f}, follow-ups {conv_ok:.3f}, "
-              f"median {dev_words:.0f} words (best of {len(finalists)} finalists)", file=sys.stderr)
+        golden_only, _ = simulate([it for it in gold_items if it.kind == "golden"], replace(defaults, **chosen))
+        print(f"selection {chosen}: dev {dev_ok:.3f}, corpus questions {gold_ok:.3f} (golden {golden_only:.3f}), "
+              f"follow-ups {conv_ok:.3f}, median {dev_words:.0f} words (best of {len(finalists)} finalists)",
+              file=sys.stderr)
 
         record = {
             "command": " ".join(["python benchmarks/fit_answer.py", *fit_options(sys.argv[1:])]),
@@ -473,13 +489,15 @@ def main() -> int:
             "dev_set": devset.ATTRIBUTION + "; fit split: " + ", ".join(a["title"] for a in articles),
             "formats": args.formats.split(","),
             "questions": {"dev": sum(it.kind == "dev" for it in items), "golden": sum(it.kind == "golden" for it in items),
+                          "corpus_train": sum(it.kind == "corpus" for it in items),
                           "negatives": int((~ey).sum())},
             "objective": objective,
             "golden_weight": golden_weight,
             "confidence_golden_weight": point_weight if confidence is not None else None,
             "sentence_top1_cv": {k: round(v, 4) for k, v in cv.items()},
             "sentence_top1_in_sample": {k: round(v, 4) for k, v in fit_top1.items()},
-            "selection": {"dev_in_answer": round(dev_ok, 4), "golden_supported": round(gold_ok, 4),
+            "selection": {"dev_in_answer": round(dev_ok, 4), "golden_supported": round(golden_only, 4),
+                          "corpus_supported": round(gold_ok, 4),
                           "golden_followups": round(conv_ok, 4), "dev_median_words": dev_words,
                           "finalists": len(finalists)},
             "abstention": {"answerable_declined": round(declined_pos, 4), "unanswerable_declined": round(declined_neg, 4)},

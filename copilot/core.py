@@ -224,13 +224,16 @@ class Copilot:
 
     def _query(self, standalone: str, question: str, history: History | None) -> Query:
         said: list[str] = []
+        opened: list[str] = []
         for role, text in normalise_history(history):
             if role == "assistant":
-                said.extend(split_sentences(re.sub(r"\s*\[\d+\]", "", text)))
+                shown = split_sentences(re.sub(r"\s*\[\d+\]", "", text))
+                said.extend(shown)
+                opened.extend(shown[:1])
         weights, unknown = self._term_weights(standalone, question)
         own = frozenset(terms(aspect_phrases(question))) if standalone != question else frozenset()
         return Query(weights, self.retriever.query_vector(standalone), self.retriever.acronyms, tuple(said), own,
-                     unknown)
+                     unknown, opened=tuple(opened))
 
     def _term_weights(self, standalone: str, question: str) -> tuple[dict[str, float], frozenset[str]]:
         """IDF weights of the question's terms, and the terms the index has never seen (they weigh as much as

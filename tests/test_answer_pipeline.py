@@ -199,6 +199,23 @@ def test_a_follow_up_does_not_open_with_what_was_already_said():
     assert opening(np.array([0.9, 0.5]), [True, True]) == 0
 
 
+def test_a_follow_up_may_restate_what_answers_it_but_never_opens_as_an_earlier_answer_did():
+    passages = [_p(0, "NPS asks how likely customers are to recommend a company. NPS surveys are usually sent "
+                      "quarterly or after key interactions. NPS was introduced in 2003 by Fred Reichheld.", "NPS")]
+    lead, timing = "NPS asks how likely customers are to recommend a company.", \
+        "NPS surveys are usually sent quarterly or after key interactions."
+    weights = {"nps": 1.0, "survey": 1.0, "sent": 1.0, "often": 1.0}
+    a = answerer(coverage=10.0)
+    # the earlier answer opened with the definition and went on to the timing: the timing answers this turn
+    turn = a.answer("How often are NPS surveys sent?", passages, Query(term_weights=weights, said=(lead, timing),
+                                                                         opened=(lead,)))
+    assert turn.text.startswith(timing[:-1]) and lead[:-1] not in turn.text
+    # what an earlier answer opened with never opens again, and a shown sentence never follows the opening
+    again = a.answer("How often are NPS surveys sent?", passages, Query(term_weights=weights, said=(lead, timing),
+                                                                          opened=(timing,)))
+    assert timing[:-1] not in again.text and again.text.startswith(lead[:-1])
+
+
 def test_a_sentence_that_restates_a_shown_one_counts_as_shown():
     def cand(i, vector):
         v = np.array(vector, dtype=np.float32)

@@ -89,3 +89,29 @@ def test_feature_trial_names_an_unknown_feature_or_a_missing_items_file(tmp_path
     with pytest.raises(SystemExit):
         feature_trial.main()
     assert "x.pkl does not exist" in capsys.readouterr().err
+
+
+def test_corpus_questions_written_for_training_weigh_like_the_golden_ones():
+    items = _questions(3, 7)
+    items[1].kind, items[2].kind = "golden", "corpus"
+    _, _, w = fit_answer.sentence_rows(items, golden_weight=4.0)
+    assert w.tolist() == [1.0] * 6 + [4.0] * 12
+
+
+def test_corpus_training_questions_hold_facts_of_their_sources_and_none_is_an_evaluation_question():
+    from copilot.evaluation import golden_files, load_jsonl, normalise
+
+    root = Path(__file__).resolve().parents[1]
+    train = load_jsonl(fit_answer.CORPUS_TRAIN)
+    assert len(train) >= 100
+    assert len({it["id"] for it in train}) == len(train)
+    for it in train:
+        body = " ".join(normalise((root / "corpus" / s).read_text(encoding="utf-8")) for s in it["sources"])
+        for fact in it["facts"]:
+            options = [fact] if isinstance(fact, str) else fact
+            assert any(normalise(o) in body for o in options), (it["id"], fact)
+    asked = lambda it: normalise(it["turns"][-1] if "turns" in it else it["question"])  # noqa: E731
+    evaluation = [it for items in golden_files().values() for it in items]
+    evaluation += load_jsonl(root / "benchmarks" / "heldout.jsonl") + load_jsonl(root / "benchmarks" / "followups-heldout.jsonl")
+    held = {asked(it) for it in evaluation if "question" in it or "turns" in it}
+    assert not [it["id"] for it in train if "turns" not in it and asked(it) in held]

@@ -75,3 +75,18 @@ def test_a_word_between_a_determiner_and_the_topic_modifies_it():
         "who owns the outer loop?"
     # question words are not modifiers: "a good NPS" is still about NPS
     assert condense("and how is it calculated?", h("What is a good NPS?"), loops) == "and how is NPS calculated?"
+
+
+def test_a_demonstrative_with_the_previous_questions_noun_takes_its_whole_noun_phrase():
+    assert condense("what's the very first link in that chain?", h("what's the service-profit chain?"), TOPICS) == \
+        "what's the very first link in the service-profit chain?"
+    assert condense("what does that formula assume?", h("what's the CLV formula that uses a discount rate?"),
+                    TOPICS) == "what does the CLV formula assume?"
+    # a noun the previous question did not use is left to the other rules
+    assert condense("what are the pitfalls of doing it that way?", h("How is NPS calculated?"), TOPICS) == \
+        "what are the pitfalls of doing NPS that way?"
+
+
+def test_a_clitic_does_not_make_a_question_word_part_of_the_subject():
+    assert condense("and the scale?", h("what's the service-profit chain?")) == \
+        "and the scale? (service-profit chain)"

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from .compose import compose
-from .features import said_before
+from .features import _key, said_before
 from .pipeline import Ranking, rank
 from .select import restates, select
 from .settings import AnswerSettings
@@ -51,8 +51,9 @@ class ExtractiveAnswerer(Answerer):
         b = r.batch
         heading = [b.question.coverage(b.heading_terms[c.passage]) for c in r.cands]
         said = restated(r.cands, [bool(x) for x in said_before(b)], self.settings.restated)
+        led = restated(r.cands, [_key(c.text) in b.question.opened for c in r.cands], self.settings.restated)
         sel = select(r.cands, r.scores, b.terms, heading, list(b.coverage), said, self.settings, b.section_cover,
-                     b.question.weights)
+                     b.question.weights, led)
         picked = [(r.cands[i].text, r.cands[i].passage, r.cands[i].marker, r.cands[i].item) for i in sel.chosen]
         text, citations = compose(picked, r.passages)
         return Answer(question, text, False, citations, backend=self.name)

@@ -124,6 +124,7 @@ class Question:
     acronyms: dict[str, frozenset[str]] = field(default_factory=dict)
     said: frozenset[str] = frozenset()
     unknown: frozenset[str] = frozenset()  # terms the index has never seen
+    opened: frozenset[str] = frozenset()  # the sentences earlier answers opened with
 
     def coverage(self, ts: set[str], own: bool = False) -> float:
         weights = self.own if own else self.weights
@@ -155,7 +156,7 @@ def prepare(question: str, query: Query | None = None) -> Question:
     kind = question_kind(question)
     return Question(question, weights, own, set(zip(seq, seq[1:])), query.vector, kind,
                     kind_tokens(question, kind), table, frozenset(_key(s) for s in query.said),
-                    frozenset(aspect(t) for t in query.unknown_terms))
+                    frozenset(aspect(t) for t in query.unknown_terms), frozenset(_key(s) for s in query.opened))
 
 
 def _key(sentence: str) -> str:

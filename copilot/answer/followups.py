@@ -31,6 +31,14 @@ _PRONOUN = re.compile(r"\b(it|this|that|they|them|these|those|this one|that one)
 _POSSESSIVE = re.compile(r"\b(its|their)\b", re.I)
 _DETERMINERS = {"the", "a", "an", "this", "that", "our", "your", "their", "its"}
 _QUESTION_WORDS = STOPWORDS | {"difference", "between", "example", "examples", "good", "best", "work", "works"}
+_CLITIC = re.compile(r"['’](?:s|re|ll|ve|d|m)$|n['’]t$", re.I)
+_DEMONSTRATIVE = re.compile(r"\b(?:this|that|these|those)\s+([\w&+-]+)", re.I)
+
+
+def _function_word(word: str) -> bool:
+    """A question or function word, also when a clitic is attached ("what's", "how's", "who'll")."""
+    w = word.lower().strip("'’")
+    return w in _QUESTION_WORDS or _CLITIC.sub("", w) in _QUESTION_WORDS
 
 
 @dataclass(frozen=True)
@@ -79,7 +87,7 @@ def is_follow_up(question: str, topics: Topics | None = None) -> bool:
 
 def subject_of(question: str) -> str:
     """The topic words of a question: 'What is the Customer Effort Score?' -> 'Customer Effort Score'."""
-    kept = [w for w in re.findall(r"[\w&+%'’-]+", question) if w.lower().strip("'’") not in _QUESTION_WORDS]
+    kept = [w for w in re.findall(r"[\w&+%'’-]+", question) if not _function_word(w)]
     return " ".join(kept)
 
 
@@ -108,8 +116,8 @@ def _modifier_start(tokens: list[re.Match], k: int) -> int:
     """Where the noun phrase ending in the topic run that starts at token k begins: one word between a
     determiner and the run modifies it ("the *inner* loop", "our *annual* NPS"), so it belongs to the topic."""
     if k >= 2 and tokens[k - 2].group(0).lower() in _DETERMINERS:
-        word = tokens[k - 1].group(0).lower().strip("'’")
-        if word not in _QUESTION_WORDS and not word.isdigit():
+        word = tokens[k - 1].group(0)
+        if not _function_word(word) and not word.isdigit():
             return k - 1
     return k
 
@@ -148,6 +156,9 @@ def condense(question: str, history: History | None, topics: Topics | None = Non
         span = topic_phrase(previous, topics)
         if new_topic and span:  # "and for churn?" after "How is NPS calculated?"
             return previous[:span[0]] + new_topic + previous[span[1]:]
+    named = _named_again(question, previous)
+    if named:  # "what is the first link in that chain?" after "what's the service-profit chain?"
+        return named
     subject = _subject(previous, topics)
     if not subject:
         return question
@@ -156,6 +167,28 @@ def condense(question: str, history: History | None, topics: Topics | None = Non
     if _POSSESSIVE.search(question):
         return _POSSESSIVE.sub(f"{subject}'s", question, count=1)
     return f"{question.rstrip()} ({subject})"
+
+
+def _named_again(question: str, previous: str) -> str | None:
+    """A follow-up that points back with a demonstrative and the previous question's own noun ("that chain",
+    "this formula"): the demonstrative and noun become the noun phrase the previous question ended in at that
+    noun ("the service-profit chain", "the CLV formula"). None when the noun is not in the previous question."""
+    tokens = list(re.finditer(r"[\w&+%'’-]+", previous))
+    for m in _DEMONSTRATIVE.finditer(question):
+        noun = m.group(1)
+        if _function_word(noun) or not terms(noun):
+            continue
+        for k, tok in enumerate(tokens):
+            if terms(tok.group(0)) == terms(noun):
+                first = k
+                while first > 0 and not _function_word(tokens[first - 1].group(0)) \
+                        and not previous[tokens[first - 1].end():tokens[first].start()].strip(" -"):
+                    first -= 1
+                if first == k:
+                    break  # the bare noun: nothing to add ("that way" after "... the way ...")
+                phrase = previous[tokens[first].start():tok.end()]
+                return question[:m.start()] + "the " + phrase + question[m.end():]
+    return None
 
 
 def _subject(previous: str, topics: Topics | None) -> str:

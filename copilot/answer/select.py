@@ -48,13 +48,13 @@ def opening(scores: np.ndarray, said: Sequence[bool]) -> int:
 
 def select(cands: Sequence[Candidate], scores: np.ndarray, terms: Sequence[set[str]], heading_cover: Sequence[float],
            item_cover: Sequence[float], said: Sequence[bool], settings, section_cover: Sequence[float] = (),
-           weights: dict[str, float] | None = None) -> Selection:
+           weights: dict[str, float] | None = None, led: Sequence[bool] | None = None) -> Selection:
     """Choose the answer's sentences. `scores` are probabilities from the scorer; `heading_cover[i]` and
     `item_cover[i]` are how much of the question candidate i's passage heading and the candidate itself cover;
     `section_cover[p]` how much passage p's section heading alone covers."""
     if not len(cands):
         return Selection(-1, [])
-    first = opening(scores, said)
+    first = opening(scores, said if led is None else led)
     top = cands[first]
     head = [first]
     if top.introduces or (top.item and heading_cover[first] > item_cover[first]):

@@ -73,6 +73,7 @@ class Query:
     own_terms: frozenset[str] = frozenset()  # terms the user typed in this turn (not borrowed from earlier)
     unknown_terms: frozenset[str] = frozenset()  # question terms no passage of the index contains
     ranking: object | None = None  # the extractive pipeline's ranking, when the copilot computed it already
+    opened: tuple[str, ...] = ()  # the first sentence of each earlier answer (what each answer led with)
 
 
 History = Sequence  # of (role, text) pairs or {"role": ..., "content": ...} dicts
