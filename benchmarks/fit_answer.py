@@ -425,7 +425,8 @@ def main() -> int:
             it.ranking.scores = sentence.probability(it.x[:, cols]) if len(it.labels) else np.zeros(0)
             it.ranking.confidence = None if confidence is None else \
                 confidence.probability(it.x[:, cols]) if len(it.labels) else np.zeros(0)
-        fit_top1 = {kind: top1([it for it in answerable if it.kind == kind], sentence, cols) for kind in ("dev", *CORPUS_KINDS)}
+        fit_top1 = {kind: top1([it for it in answerable if it.kind == kind], sentence, cols)
+                    for kind in ("dev", *CORPUS_KINDS) if any(it.kind == kind for it in answerable)}
         print(f"sentence scorer ({objective}, golden weight {golden_weight}): top-1 {fit_top1} in sample, "
               f"{cv} cross-validated",
               file=sys.stderr)

@@ -47,6 +47,15 @@ def test_follow_up_in_a_conversation(real_copilot):
     assert "seven-point" in a.text
 
 
+def test_a_follow_up_answered_deep_in_the_previous_answer_opens_with_that_sentence(real_copilot):
+    first = real_copilot.answer("what kinds of in-app feedback can we collect?")
+    history = [("user", "what kinds of in-app feedback can we collect?"), ("assistant", first.text)]
+    assert "survey fatigue" in first.text.split(". ", 1)[1]  # shown, but not what the first answer led with
+    a = real_copilot.answer("is there a downside to prompting users inside the product a lot?", history)
+    lead = first.text.split(" [")[0]
+    assert "survey fatigue" in a.text.split(". ")[0] and lead not in a.text
+
+
 @pytest.mark.parametrize("follow_up, section, word", [
     ("any downsides?", "What are the limits of CSAT?", "limits"),
     ("what goes wrong with it?", "What are the limits of CSAT?", "limits"),
