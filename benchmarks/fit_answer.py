@@ -18,11 +18,9 @@ Training data (never the report split of the development set):
   (off-topic questions written for training, not the golden off-topic set) asked of both indexes.
 
 The sentence scorer is linear in the standardised features, fitted either to rank the candidates of each
-question (`fit_listwise`, a conditional logit, then calibrated) or as a logistic regression over all
-sentences (`--objective pointwise`, the default and the shipped weights; `listwise`; `choose`: the better by
-cross-validation). The listwise fit is measured, not shipped: its answers are better on every figure but the
-held-out sets, yet it opens "What is the difference between CSAT and NPS?" with a sentence about
-transactional NPS (docs/benchmarks.md). The abstention model is a logistic
+question (`fit_listwise`, a conditional logit, then calibrated: `--objective listwise`, the default and the
+shipped weights) or as a logistic regression over all sentences (`pointwise`; `choose`: the better by
+cross-validation). The abstention model is a logistic
 regression (scikit-learn) on evidence that includes the best sentence's probability: with a listwise scorer
 that probability comes from a pointwise model fitted alongside (`confidence` in the weights file), since a
 ranking within one question says nothing about whether the index answers it at all.
@@ -358,9 +356,9 @@ def main() -> int:
     ap.add_argument("--work", default=None, help="keep the training indexes in this folder (reused next time)")
     ap.add_argument("--formats", default="markdown,html,text,pdf")
     ap.add_argument("--c", type=float, default=1.0, help="inverse regularisation strength")
-    ap.add_argument("--objective", choices=("choose", *OBJECTIVES), default="pointwise",
-                    help="the sentence scorer's loss: each sentence on its own (pointwise, default), ranking "
-                         "within each question (listwise), or the better of the two by cross-validation")
+    ap.add_argument("--objective", choices=("choose", *OBJECTIVES), default="listwise",
+                    help="the sentence scorer's loss: ranking within each question (listwise, default), each "
+                         "sentence on its own (pointwise), or the better of the two by cross-validation")
     ap.add_argument("--max-declined", type=float, default=0.01,
                     help="largest share of answerable training questions the abstention threshold may decline")
     ap.add_argument("--finalists", type=int, default=12,

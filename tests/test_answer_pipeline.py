@@ -111,10 +111,17 @@ def test_coverage_weighs_rare_terms_more():
     assert F.coverage_gap(b)[1] == 0 and F.coverage_gap(b)[0] < 0
 
 
-def test_context_coverage_counts_the_previous_sentence_and_the_heading():
+def test_context_coverage_counts_the_previous_sentence_but_not_the_heading():
     b, cands = _batch("What is the population of Victoria?",
                       [_p(0, "Victoria is a state in Australia. Its population is 5.9 million.", "Demographics")])
     assert F.context_coverage(b)[1] > F.coverage(b)[1]  # "Victoria" comes from the sentence before
+    # a heading's words are heading_match's evidence, not the sentence's context
+    b, _ = _batch("What is the difference between CSAT and NPS?", [
+        _p(0, "Transactional NPS is better at touchpoints, though many prefer CSAT for single interactions.",
+           "What is the difference between relational and transactional NPS?"),
+        _p(1, "Unlike NPS, which looks at the whole relationship, CSAT focuses on a single moment.", "What is CSAT?")])
+    assert F.context_coverage(b)[0] == F.context_coverage(b)[1] == F.coverage(b)[0]
+    assert F.heading_match(b)[0] > F.heading_match(b)[1]
 
 
 def test_answer_kind_fit_wants_something_new_of_the_asked_kind():

@@ -230,11 +230,14 @@ def coverage_gap(b: Batch) -> np.ndarray:
 
 
 def context_coverage(b: Batch) -> np.ndarray:
-    """Coverage by the sentence together with the sentence before it and the passage's title and heading:
-    a sentence often names its subject only through "it" or "the region"."""
+    """Coverage by the sentence together with the sentence before it: a sentence often names its subject
+    only through "it" or "the region". The passage's title and heading are not part of it: they are
+    `heading_match`'s evidence, weighed on their own (counted here as well, a heading on another comparison,
+    "the difference between relational and transactional NPS", lent "difference" to every sentence of its
+    section, and those sentences outranked the one that compares what was asked)."""
     out = np.zeros(len(b.cands), dtype=np.float32)
     for i, c in enumerate(b.cands):
-        ts = b.terms[i] | b.heading_terms[c.passage]
+        ts = b.terms[i]
         j = b.by_position.get((c.passage, c.position - 1))
         if j is not None:
             ts = ts | b.terms[j]
