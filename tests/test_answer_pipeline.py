@@ -201,6 +201,16 @@ def test_the_best_sentence_opens_the_answer_and_close_ones_follow_in_reading_ord
     assert all(re.search(r"\[\d+\]", s) for s in re.split(r"(?<=\.)\s+", a.text))
 
 
+def test_a_sentence_that_asks_never_answers_while_a_statement_is_there():
+    passages = [_p(0, "Can leaders describe the intended customer experience in one sentence? Customer experience "
+                      "is the sum of a customer's perceptions of a company.", "Self-check")]
+    query = Query(term_weights={"custom": 1.0, "experi": 1.0, "describ": 1.0, "sentenc": 1.0})
+    a = answerer(coverage=10.0).answer("How would you describe customer experience in one sentence?", passages, query)
+    assert a.text.startswith("Customer experience is the sum") and "?" not in a.text
+    only = [_p(0, "Can leaders describe the intended customer experience in one sentence?", "Self-check")]
+    assert answerer(coverage=10.0).answer("How would you describe customer experience?", only, query).text
+
+
 def test_a_follow_up_does_not_open_with_what_was_already_said():
     assert opening(np.array([0.9, 0.5, 0.7]), [True, False, False]) == 2
     assert opening(np.array([0.9, 0.5]), [True, True]) == 0

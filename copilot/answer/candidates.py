@@ -35,6 +35,12 @@ class Candidate:
     def words(self) -> int:
         return len(self.text.split())
 
+    @property
+    def asks(self) -> bool:
+        """The sentence is itself a question ("Can leaders describe the experience in one sentence?"): a
+        checklist's or an FAQ's question, never an answer."""
+        return self.text.rstrip().endswith("?")
+
     def display(self) -> str:
         """The sentence as shown in an answer: a list item keeps its marker."""
         return f"{self.marker} {self.text}" if self.marker else self.text

@@ -2,6 +2,8 @@
 
 The best sentence opens the answer (a follow-up never opens with a sentence the conversation has already
 shown, or one that says the same in other words (`extractive.restated`), while something new is available).
+A sentence that is itself a question (a checklist's "Can leaders describe ...?", an FAQ's question line) never
+opens or follows as prose while a statement is available: it asks, it does not answer.
 What follows depends on where that sentence stands:
 - a list the question asks for comes whole: the best sentence introduces a list, or it is an item of a list
   whose heading matches the question better than the item does;
@@ -54,7 +56,8 @@ def select(cands: Sequence[Candidate], scores: np.ndarray, terms: Sequence[set[s
     `section_cover[p]` how much passage p's section heading alone covers."""
     if not len(cands):
         return Selection(-1, [])
-    first = opening(scores, said if led is None else led)
+    shown = said if led is None else led
+    first = opening(scores, [s or c.asks for s, c in zip(shown, cands)])
     top = cands[first]
     head = [first]
     if top.introduces or (top.item and heading_cover[first] > item_cover[first]):
@@ -89,7 +92,8 @@ def select(cands: Sequence[Candidate], scores: np.ndarray, terms: Sequence[set[s
             if close + 1 >= settings.max_sentences:
                 break
             c = cands[i]
-            if i in head or i in extras or scores[i] < floor or said[i] or c.item or c.introduces or c.words < 3:
+            if i in head or i in extras or scores[i] < floor or said[i] or c.item or c.introduces or c.asks \
+                    or c.words < 3:
                 continue
             if words + c.words > settings.max_words:
                 continue
@@ -126,7 +130,7 @@ def second_opinion(cands: Sequence[Candidate], scores: np.ndarray, first: int, c
         c = cands[i]
         if c.passage == home or i in chosen or (settings.second_ahead and c.passage > home):
             continue
-        if said[i] or c.item or c.introduces or c.words < 3 or words + c.words > budget + c.words // 2:
+        if said[i] or c.item or c.introduces or c.asks or c.words < 3 or words + c.words > budget + c.words // 2:
             continue
         if any(jaccard(terms[i], terms[j]) > settings.redundancy or restates(c, cands[j], settings.restated)
                for j in chosen):
@@ -151,7 +155,7 @@ def continuation(cands: Sequence[Candidate], scores: np.ndarray, anchor: int, ch
     for i, c in enumerate(cands):
         if c.passage != top.passage or c.position != top.position + 1:
             continue
-        if c.opens or i in chosen or said[i] or c.item or c.introduces or c.words < 3 or scores[i] < floor:
+        if c.opens or i in chosen or said[i] or c.item or c.introduces or c.asks or c.words < 3 or scores[i] < floor:
             return None
         if words + c.words > settings.max_words:
             return None
@@ -177,7 +181,8 @@ def missing_part(cands: Sequence[Candidate], chosen: list[int], terms: Sequence[
     best, best_gain = None, settings.gain_min
     budget = max(settings.max_words, words)
     for i, c in enumerate(cands):
-        if i in chosen or said[i] or c.item or c.introduces or c.words < 3 or words + c.words > budget + c.words // 2:
+        if i in chosen or said[i] or c.item or c.introduces or c.asks or c.words < 3 \
+                or words + c.words > budget + c.words // 2:
             continue
         gain = sum(w for t, w in weights.items() if t in terms[i] and t not in covered)
         if gain >= best_gain:
