@@ -39,6 +39,12 @@ class Selection:
     chosen: list[int]  # indices in answer order (the opening first)
 
 
+def prose(c: Candidate) -> bool:
+    """Can the sentence follow the opening one on its own? Not a list item or a list's heading (those come
+    with their list), not a question (it asks, it does not answer), not a fragment of under three words."""
+    return not (c.item or c.introduces or c.asks or c.words < 3)
+
+
 def opening(scores: np.ndarray, said: Sequence[bool]) -> int:
     """The best candidate, preferring one the conversation has not shown yet."""
     order = np.argsort(-scores, kind="stable")
@@ -92,8 +98,7 @@ def select(cands: Sequence[Candidate], scores: np.ndarray, terms: Sequence[set[s
             if close + 1 >= settings.max_sentences:
                 break
             c = cands[i]
-            if i in head or i in extras or scores[i] < floor or said[i] or c.item or c.introduces or c.asks \
-                    or c.words < 3:
+            if i in head or i in extras or scores[i] < floor or said[i] or not prose(c):
                 continue
             if words + c.words > settings.max_words:
                 continue
@@ -130,7 +135,7 @@ def second_opinion(cands: Sequence[Candidate], scores: np.ndarray, first: int, c
         c = cands[i]
         if c.passage == home or i in chosen or (settings.second_ahead and c.passage > home):
             continue
-        if said[i] or c.item or c.introduces or c.asks or c.words < 3 or words + c.words > budget + c.words // 2:
+        if said[i] or not prose(c) or words + c.words > budget + c.words // 2:
             continue
         if any(jaccard(terms[i], terms[j]) > settings.redundancy or restates(c, cands[j], settings.restated)
                for j in chosen):
@@ -155,7 +160,7 @@ def continuation(cands: Sequence[Candidate], scores: np.ndarray, anchor: int, ch
     for i, c in enumerate(cands):
         if c.passage != top.passage or c.position != top.position + 1:
             continue
-        if c.opens or i in chosen or said[i] or c.item or c.introduces or c.asks or c.words < 3 or scores[i] < floor:
+        if c.opens or i in chosen or said[i] or not prose(c) or scores[i] < floor:
             return None
         if words + c.words > settings.max_words:
             return None
@@ -181,8 +186,7 @@ def missing_part(cands: Sequence[Candidate], chosen: list[int], terms: Sequence[
     best, best_gain = None, settings.gain_min
     budget = max(settings.max_words, words)
     for i, c in enumerate(cands):
-        if i in chosen or said[i] or c.item or c.introduces or c.asks or c.words < 3 \
-                or words + c.words > budget + c.words // 2:
+        if i in chosen or said[i] or not prose(c) or words + c.words > budget + c.words // 2:
             continue
         gain = sum(w for t, w in weights.items() if t in terms[i] and t not in covered)
         if gain >= best_gain:
