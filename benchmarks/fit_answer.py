@@ -451,7 +451,7 @@ def main() -> int:
         # corpus questions written for training: the grid's corpus figure
         grid = [dict(max_words=mw, max_sentences=ms, section_threshold=tau, section_words=sw, context_ratio=ratio,
                      context_min=floor, gain_min=gain, second_ratio=second, next_ratio=after)
-                for mw in (50, 60, 80, 100) for ms in (3, 4) for tau in (0.2, 0.3, 0.5) for sw in (100, 130)
+                for mw in (50, 60, 80, 100, 120) for ms in (3, 4) for tau in (0.2, 0.3, 0.5) for sw in (100, 130, 160)
                 for ratio in (0.3, 0.5) for floor in (0.05, 0.2) for gain in (0.15, 0.3, 1.01)
                 for second in (0.4, 0.6, 0.8, 1.01) for after in (0.2, 1.01)]
         scored = []

@@ -338,6 +338,45 @@ def test_the_other_passages_answer_brings_its_next_sentence_too():
     assert chosen == [2, 0, 1]  # the opening (passage 1) has a weak next; passage 0's answer goes on
 
 
+
+def test_a_section_answer_takes_a_list_whole_or_not_at_all():
+    steps = "\n".join(f"- Step {k} of the complaint process is done by its owner." for k in range(1, 7))
+    cands = candidates([_p(0, "Complaints go through a six-step process.\n\n" + steps + "\n\nThe process is audited.",
+                           "How are complaints handled?")])
+    n = len(cands)
+    terms = [set(c.text.lower().split()) for c in cands]
+    scores = np.array([0.9] + [0.3] * (n - 1))
+    s = replace(SETTINGS, context_ratio=1.0, context_min=0.0, section_threshold=0.3, section_words=40,
+                list_words=70)
+    chosen = select(cands, scores, terms, [0] * n, [0] * n, [False] * n, s, section_cover=[1.0]).chosen
+    items = [i for i in chosen if cands[i].item]
+    assert len(items) == 6  # the section budget (40 words) would have cut the list after three steps
+    assert sum(cands[i].words for i in chosen) > 40
+    # a list longer than `list_words` is left out whole, and the section goes on after it
+    short = replace(s, list_words=30)
+    chosen = select(cands, scores, terms, [0] * n, [0] * n, [False] * n, short, section_cover=[1.0]).chosen
+    assert not any(cands[i].item for i in chosen) and cands[chosen[-1]].text == "The process is audited."
+
+
+def test_the_part_of_the_question_left_uncovered_is_added_even_from_a_list():
+    text = ("Pick the metric by the question:\n- For a single interaction, CSAT fits best.\n"
+            "- For relationship health, NPS is the usual choice.\n- For effort, CES is designed for the job.")
+    cands = candidates([_p(0, text, "Metrics")])
+    n = len(cands)
+    terms = [set(c.text.lower().replace(",", "").rstrip(".").split()) for c in cands]
+    weights = {"relationship": 0.5, "health": 0.5, "single": 0.4, "interaction": 0.4}
+    scores = np.array([0.1, 0.9, 0.6, 0.2])  # the interaction item opens; its heading covers less than it does
+    s = replace(SETTINGS, context_ratio=1.0, context_min=0.0, gain_min=0.3)
+    sel = select(cands, scores, terms, [0.0] * n, [0.8] * n, [False] * n, s, weights=weights)
+    assert sel.chosen == [1, 2]  # the other side of "X versus Y", its marker kept
+    assert cands[2].marker == "-"
+    assert select(cands, scores, terms, [0.0] * n, [0.8] * n, [False] * n, replace(s, gain_min=1.01),
+                  weights=weights).chosen == [1]  # switched off
+    # never one the conversation has shown
+    assert select(cands, scores, terms, [0.0] * n, [0.8] * n, [False, False, True, False], s,
+                  weights=weights).chosen == [1]
+
+
 # ---------------------------------------------------------------- abstention
 
 def test_abstention_follows_the_evidence_model():

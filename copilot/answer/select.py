@@ -8,7 +8,8 @@ What follows depends on where that sentence stands:
 - a list the question asks for comes whole: the best sentence introduces a list, or it is an item of a list
   whose heading matches the question better than the item does;
 - in a section whose heading names the question (section match at least `section_threshold`), the section
-  was written to answer it: its other sentences follow in reading order, up to `section_words`;
+  was written to answer it: its other sentences follow in reading order, up to `section_words`; a list in it
+  comes whole (up to `list_words` of its own: "six steps" with five of them answers wrongly) or not at all;
 - elsewhere (a paragraph in running text) the next sentence of its paragraph follows when it scores at
   least `next_ratio` of the best (it is where the text goes on from its point), then sentences that score
   close to the best one (`context_ratio`, `context_min`), up to `max_words`.
@@ -18,7 +19,8 @@ where the answer is: that sentence follows too, so the reader sees both, each ci
 article's section often score within a few points of each other, and either may be the one that answers).
 It must add something: not a sentence that restates a chosen one (`restated`). Last, when part of the
 question is still uncovered (the other side of "X vs Y"), the sentence that covers most of it is added if
-that part weighs at least `gain_min`. The thresholds and budgets are fitted (`benchmarks/fit_answer.py`);
+that part weighs at least `gain_min`; a list item may be that sentence (with its marker), since the other
+side of a comparison is often the next item of the same list. The thresholds and budgets are fitted (`benchmarks/fit_answer.py`);
 after the opening sentence the others go in reading order, its own passage first.
 """
 
@@ -79,11 +81,25 @@ def select(cands: Sequence[Candidate], scores: np.ndarray, terms: Sequence[set[s
     words += cands[rival].words if rival is not None else 0
     if in_section:  # the rest of the section, in reading order
         budget = max(settings.section_words, words)
+        index = {id(c): i for i, c in enumerate(cands)}
+        taken = set(head)
         for i in sorted((i for i, c in enumerate(cands) if c.passage == top.passage), key=lambda i: cands[i].position):
-            if i in head or said[i] or words + cands[i].words > budget:
+            if i in taken or said[i]:
+                continue
+            c = cands[i]
+            if c.item or c.introduces:  # a list comes whole or not at all
+                block = [j for j in (index[id(b)] for b in list_block(cands, c)) if j not in taken and not said[j]]
+                size = sum(cands[j].words for j in block)
+                taken.update(block)
+                if size <= settings.list_words and words <= budget:
+                    extras.extend(block)
+                    words += size
+                continue
+            if words + c.words > budget:
                 continue
             extras.append(i)
-            words += cands[i].words
+            taken.add(i)
+            words += c.words
     else:  # sentences that score close to the best, while the budget lasts
         floor = max(settings.context_min, settings.context_ratio * float(scores[first]))
         close = 0
@@ -179,14 +195,16 @@ def missing_part(cands: Sequence[Candidate], chosen: list[int], terms: Sequence[
                  said: Sequence[bool], settings, words: int) -> int | None:
     """The sentence that covers the most of the question's weight that the chosen sentences leave uncovered,
     when that is at least `settings.gain_min` and it fits the budget (`max_words`, or what a section answer
-    has already used)."""
+    has already used). Unlike the close sentences it may be a list item: covering the part of the question
+    nothing else covers is its reason to be there, not closeness to the opening sentence. Never a question
+    or a fragment."""
     if not weights:
         return None
     covered = set().union(*(terms[i] for i in chosen))
     best, best_gain = None, settings.gain_min
     budget = max(settings.max_words, words)
     for i, c in enumerate(cands):
-        if i in chosen or said[i] or not prose(c) or words + c.words > budget + c.words // 2:
+        if i in chosen or said[i] or c.asks or c.words < 3 or words + c.words > budget + c.words // 2:
             continue
         gain = sum(w for t, w in weights.items() if t in terms[i] and t not in covered)
         if gain >= best_gain:
