@@ -13,10 +13,15 @@ class HTTPBackend:
 
     url_variable = ""
 
-    def http_timeout(self):
-        import httpx
+    def http_timeout(self, timeout_class=None):
+        """The read and connect timeouts as the client library's own Timeout type (`timeout_class`, by default
+        httpx's): the openai client exports the type of the HTTP library it is built on, which has changed
+        between releases, and rejects another library's."""
+        if timeout_class is None:
+            import httpx
 
-        return httpx.Timeout(self.timeout, connect=self.connect_timeout)
+            timeout_class = httpx.Timeout
+        return timeout_class(self.timeout, connect=self.connect_timeout)
 
     def explain_failure(self, exc, names, status):
         if any("Timeout" in n for n in names):

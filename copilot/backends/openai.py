@@ -34,6 +34,7 @@ class OpenAIAnswerer(HTTPBackend, LLMAnswerer):
 
         try:
             from langchain_openai import ChatOpenAI
+            from openai import Timeout
         except ImportError as exc:
             raise MissingDependencyError("langchain-openai (needed by the openai backend)", "openai") from exc
         key = self.api_key
@@ -44,7 +45,7 @@ class OpenAIAnswerer(HTTPBackend, LLMAnswerer):
                                    "OpenAI-compatible server.")
             key = "not-needed"  # local servers (vLLM, llama.cpp, LM Studio) accept any key
         return LangChainChat(ChatOpenAI(model=self.model, base_url=self.base_url, api_key=key,
-                                        timeout=self.http_timeout(), max_retries=0, temperature=self.temperature,
+                                        timeout=self.http_timeout(Timeout), max_retries=0, temperature=self.temperature,
                                         max_tokens=self.max_tokens, use_responses_api=False))
 
     def explain_failure(self, exc, names, status):
