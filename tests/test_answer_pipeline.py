@@ -358,6 +358,28 @@ def test_a_section_answer_takes_a_list_whole_or_not_at_all():
     assert not any(cands[i].item for i in chosen) and cands[chosen[-1]].text == "The process is audited."
 
 
+def test_the_other_passages_section_goes_on_when_its_heading_names_the_question_too():
+    glossary = _p(0, "A touchpoint is any moment a customer meets a company. Touchpoints build journeys.",
+                  "Glossary > Touchpoint")
+    article = _p(1, "A customer touchpoint is any point of contact with a company. Touchpoints include direct "
+                    "and indirect contacts. Each touchpoint shapes perception.", "What is a customer touchpoint?")
+    cands = candidates([glossary, article])
+    n = len(cands)
+    terms = [set(c.text.lower().rstrip(".").split()) for c in cands]
+    scores = np.array([0.9, 0.3, 0.6, 0.2, 0.1])  # the glossary opens; the article's first sentence is second
+    s = replace(SETTINGS, context_ratio=1.0, context_min=0.0, second_ratio=0.5, second_ahead=False,
+                section_threshold=0.3, section_words=60)
+    args = (cands, scores, terms, [0] * n, [0] * n, [False] * n, s)
+    chosen = select(*args, section_cover=[0.5, 0.5]).chosen
+    assert chosen == [0, 1, 2, 3, 4]  # both sections, each in reading order, the opening one first
+    # a passage whose heading does not name the question gives only its best sentence
+    assert select(*args, section_cover=[0.5, 0.1]).chosen == [0, 1, 2]
+    # and the budget still bounds it
+    tight = replace(s, section_words=30)
+    assert sum(cands[i].words for i in select(cands, scores, terms, [0] * n, [0] * n, [False] * n, tight,
+                                              section_cover=[0.5, 0.5]).chosen) <= 30
+
+
 def test_the_part_of_the_question_left_uncovered_is_added_even_from_a_list():
     text = ("Pick the metric by the question:\n- For a single interaction, CSAT fits best.\n"
             "- For relationship health, NPS is the usual choice.\n- For effort, CES is designed for the job.")

@@ -17,11 +17,15 @@ When retrieval ranked another passage ahead of the opening sentence's and that p
 scores nearly as well (at least `second_ratio` of the opening one's score), the two stages disagree about
 where the answer is: that sentence follows too, so the reader sees both, each cited (a glossary entry and the
 article's section often score within a few points of each other, and either may be the one that answers).
+When the opening sentence's section answers the question and that other passage's heading names the question
+as well, its section was written to answer it too: it goes on from that sentence in reading order, up to a
+list or the end of the budget.
 It must add something: not a sentence that restates a chosen one (`restated`). Last, when part of the
 question is still uncovered (the other side of "X vs Y"), the sentence that covers most of it is added if
 that part weighs at least `gain_min`; a list item may be that sentence (with its marker), since the other
-side of a comparison is often the next item of the same list. The thresholds and budgets are fitted (`benchmarks/fit_answer.py`);
-after the opening sentence the others go in reading order, its own passage first.
+side of a comparison is often the next item of the same list. The thresholds and budgets are fitted
+(`benchmarks/fit_answer.py`); after the opening sentence the others go in reading order, its own passage
+first.
 """
 
 from __future__ import annotations
@@ -100,6 +104,17 @@ def select(cands: Sequence[Candidate], scores: np.ndarray, terms: Sequence[set[s
             extras.append(i)
             taken.add(i)
             words += c.words
+        # the other passage is a section written for the question too: it goes on from its sentence
+        if rival is not None and section_cover[cands[rival].passage] >= settings.section_threshold:
+            r = cands[rival]
+            for i in sorted((i for i, c in enumerate(cands) if c.passage == r.passage and c.position > r.position),
+                            key=lambda i: cands[i].position):
+                c = cands[i]
+                if i in taken or said[i] or not prose(c) or words + c.words > budget:
+                    break
+                extras.append(i)
+                taken.add(i)
+                words += c.words
     else:  # sentences that score close to the best, while the budget lasts
         floor = max(settings.context_min, settings.context_ratio * float(scores[first]))
         close = 0

@@ -12,7 +12,7 @@ from .scorer import Weights, load_weights
 class AnswerSettings:
     passages_read: int = 5  # passages whose sentences are candidates
     max_words: int = 60  # an answer's prose budget
-    list_words: int = 130  # a list the question asks for may run longer
+    list_words: int = 130  # a list (the one the question asks for, or one in a section answer) may run this long
     max_sentences: int = 3  # the opening and close prose sentences (a list counts as one)
     redundancy: float = 0.6  # a sentence sharing this share of terms with a chosen one repeats it
     context_ratio: float = 0.5  # fitted: a further sentence needs this share of the best sentence's score ...
