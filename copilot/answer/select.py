@@ -72,8 +72,8 @@ def select(cands: Sequence[Candidate], scores: np.ndarray, terms: Sequence[set[s
     first = opening(scores, [s or c.asks for s, c in zip(shown, cands)])
     top = cands[first]
     head = [first]
+    index = {id(c): i for i, c in enumerate(cands)}  # list_block returns candidates; their indices
     if top.introduces or (top.item and heading_cover[first] > item_cover[first]):
-        index = {id(c): i for i, c in enumerate(cands)}
         block = sorted({first} | {index[id(c)] for c in list_block(cands, top)}, key=lambda i: cands[i].position)
         if sum(cands[i].words for i in block) <= settings.list_words:
             head = block
@@ -85,7 +85,6 @@ def select(cands: Sequence[Candidate], scores: np.ndarray, terms: Sequence[set[s
     words += cands[rival].words if rival is not None else 0
     if in_section:  # the rest of the section, in reading order
         budget = max(settings.section_words, words)
-        index = {id(c): i for i, c in enumerate(cands)}
         taken = set(head)
         for i in sorted((i for i, c in enumerate(cands) if c.passage == top.passage), key=lambda i: cands[i].position):
             if i in taken or said[i]:
@@ -211,15 +210,16 @@ def missing_part(cands: Sequence[Candidate], chosen: list[int], terms: Sequence[
     """The sentence that covers the most of the question's weight that the chosen sentences leave uncovered,
     when that is at least `settings.gain_min` and it fits the budget (`max_words`, or what a section answer
     has already used). Unlike the close sentences it may be a list item: covering the part of the question
-    nothing else covers is its reason to be there, not closeness to the opening sentence. Never a question
-    or a fragment."""
+    nothing else covers is its reason to be there, not closeness to the opening sentence. Never a list's
+    heading sentence without its list, a question or a fragment."""
     if not weights:
         return None
     covered = set().union(*(terms[i] for i in chosen))
     best, best_gain = None, settings.gain_min
     budget = max(settings.max_words, words)
     for i, c in enumerate(cands):
-        if i in chosen or said[i] or c.asks or c.words < 3 or words + c.words > budget + c.words // 2:
+        if i in chosen or said[i] or c.introduces or c.asks or c.words < 3 \
+                or words + c.words > budget + c.words // 2:
             continue
         gain = sum(w for t, w in weights.items() if t in terms[i] and t not in covered)
         if gain >= best_gain:
